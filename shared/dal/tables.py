@@ -28,6 +28,7 @@ class _Base(Model):
     class Meta:
         table_name = "unbound"
         region = "us-east-1"
+        host: str | None = None
 
 
 class ThingIndex(GlobalSecondaryIndex["DeviceItem"]):

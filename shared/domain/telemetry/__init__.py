@@ -1,0 +1,1 @@
+"""Telemetry: validation, derived values, ingest, downsampling (pure domain)."""
