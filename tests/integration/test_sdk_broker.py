@@ -1,0 +1,442 @@
+"""The device SDK against a real mosquitto broker over mTLS (no mocks of awscrt).
+
+Each test module run starts its own mosquitto in a temp dir on free ports with a throwaway CA,
+server certificate and device certificate (made with ``cryptography``), an mTLS listener with
+``require_certificate`` + ``use_identity_as_username`` and a per-thing ACL (like the IoT policy),
+plus a plain loopback listener for the paho test client that plays the platform.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import paho.mqtt.client as paho
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from device_sdk.client import ClientConfig, DeviceClient
+from device_sdk.commands import CommandRejected
+from shared.contracts import topics
+from shared.contracts.telemetry import BatteryPackTelemetry, Command, CommandName
+
+MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+TENANT = "acme"
+THING = "pack-it-0001"
+
+pytestmark = [
+    pytest.mark.skipif(not Path(MOSQUITTO).exists(), reason="mosquitto is not installed"),
+    pytest.mark.timeout(60),
+]
+
+
+# ---- throwaway PKI -----------------------------------------------------------------------------
+
+
+def _key() -> ec.EllipticCurvePrivateKey:
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def _write_key(key: ec.EllipticCurvePrivateKey, path: Path) -> None:
+    path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+
+
+def _cert(
+    subject_cn: str,
+    key: ec.EllipticCurvePrivateKey,
+    issuer_cn: str,
+    issuer_key: ec.EllipticCurvePrivateKey,
+    *,
+    ca: bool = False,
+    sans: list[x509.GeneralName] | None = None,
+    server: bool = False,
+) -> x509.Certificate:
+    now = dt.datetime.now(dt.UTC)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject_cn)]))
+        .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer_cn)]))
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+    )
+    if ca:
+        builder = builder.add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        ).add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+    else:
+        usage = x509.oid.ExtendedKeyUsageOID.SERVER_AUTH if server else x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH
+        builder = builder.add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+        builder = builder.add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()), critical=False
+        )
+    if sans:
+        builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
+    return builder.sign(issuer_key, hashes.SHA256())
+
+
+@dataclass(frozen=True)
+class Pki:
+    ca: Path
+    server_cert: Path
+    server_key: Path
+    device_cert: Path
+    device_key: Path
+
+
+def make_pki(directory: Path, thing: str) -> Pki:
+    """A CA, a server cert for localhost/127.0.0.1 and a device cert whose CN is the thing name."""
+    directory.mkdir(parents=True, exist_ok=True)
+    ca_key, server_key, device_key = _key(), _key(), _key()
+    ca = _cert("voltops-test-ca", ca_key, "voltops-test-ca", ca_key, ca=True)
+    server = _cert(
+        "localhost",
+        server_key,
+        "voltops-test-ca",
+        ca_key,
+        server=True,
+        sans=[x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))],
+    )
+    device = _cert(thing, device_key, "voltops-test-ca", ca_key)
+    pki = Pki(
+        ca=directory / "ca.pem",
+        server_cert=directory / "server.pem",
+        server_key=directory / "server.key",
+        device_cert=directory / "device.pem",
+        device_key=directory / "device.key",
+    )
+    pki.ca.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    pki.server_cert.write_bytes(server.public_bytes(serialization.Encoding.PEM))
+    pki.device_cert.write_bytes(device.public_bytes(serialization.Encoding.PEM))
+    _write_key(server_key, pki.server_key)
+    _write_key(device_key, pki.device_key)
+    return pki
+
+
+# ---- mosquitto -----------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_port(port: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.02)
+    raise TimeoutError(f"nothing listening on {port} after {timeout}s")
+
+
+class Broker:
+    """A private mosquitto: plain listener for the test's platform client, mTLS for the device.
+
+    ``persistence`` is on so a stop/start keeps the platform client's queued messages, the way
+    AWS IoT's persistent sessions would; that isolates what we test (the device side) from the
+    order in which the two clients happen to reconnect.
+    """
+
+    def __init__(self, workdir: Path, pki: Pki) -> None:
+        self.workdir = workdir
+        self.plain_port = _free_port()
+        self.tls_port = _free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+        acl = workdir / "acl"
+        # Anonymous (plain listener, platform side) may do anything; a device (username = CN of
+        # its certificate) only its own uplink and downlink topics, like the IoT policy.
+        acl.write_text(
+            "topic readwrite #\n"
+            f"pattern write {topics.ROOT}/{topics.VERSION}/+/%u/up/#\n"
+            f"pattern read {topics.ROOT}/{topics.VERSION}/+/%u/down/#\n"
+        )
+        user = "user root\n" if os.geteuid() == 0 else ""
+        self.conf = workdir / "mosquitto.conf"
+        self.conf.write_text(
+            f"{user}"
+            "per_listener_settings false\n"
+            "allow_anonymous true\n"
+            f"acl_file {acl}\n"
+            "persistence true\n"
+            f"persistence_location {workdir}/\n"
+            "max_queued_messages 100000\n"
+            f"listener {self.plain_port} 127.0.0.1\n"
+            f"listener {self.tls_port} 127.0.0.1\n"
+            f"cafile {pki.ca}\n"
+            f"certfile {pki.server_cert}\n"
+            f"keyfile {pki.server_key}\n"
+            "require_certificate true\n"
+            "use_identity_as_username true\n"
+        )
+
+    def start(self) -> None:
+        log = (self.workdir / "mosquitto.log").open("ab")
+        self.proc = subprocess.Popen([MOSQUITTO, "-c", str(self.conf)], stdout=log, stderr=log)
+        _wait_port(self.plain_port, 5)
+        _wait_port(self.tls_port, 5)
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        self.proc.send_signal(signal.SIGTERM)  # SIGTERM: mosquitto saves its persistence db
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+        self.proc = None
+
+
+class Platform:
+    """The platform's view: a paho client on the plain listener with a persistent session."""
+
+    def __init__(self, port: int, filter_: str) -> None:
+        self.messages: list[tuple[str, dict[str, object]]] = []
+        self._cond = threading.Condition()
+        self._subscribed = threading.Event()
+        # MQTT 3.1.1 with clean_session=False: the broker queues QoS 1 messages while we are away.
+        self.client = paho.Client(
+            paho.CallbackAPIVersion.VERSION2,
+            client_id=f"platform-{port}",
+            clean_session=False,
+            protocol=paho.MQTTv311,
+        )
+        self.client.reconnect_delay_set(min_delay=0.1, max_delay=0.5)
+        self.client.on_connect = lambda c, u, f, rc, p: c.subscribe(filter_, qos=1)
+        self.client.on_subscribe = lambda *a: self._subscribed.set()
+        self.client.on_message = self._on_message
+        self.client.connect("127.0.0.1", port, keepalive=10)
+        self.client.loop_start()
+        assert self._subscribed.wait(5), "platform subscriber did not subscribe"
+
+    def _on_message(self, _c: paho.Client, _u: object, msg: paho.MQTTMessage) -> None:
+        with self._cond:
+            self.messages.append((msg.topic, json.loads(msg.payload)))
+            self._cond.notify_all()
+
+    def wait_for(self, predicate, timeout: float) -> bool:  # type: ignore[no-untyped-def]
+        with self._cond:
+            return self._cond.wait_for(lambda: predicate(self.messages), timeout)
+
+    def publish(self, topic: str, payload: bytes) -> None:
+        self.client.publish(topic, payload, qos=1).wait_for_publish(5)
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+# ---- fixtures --------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    return make_pki(tmp_path_factory.mktemp("pki"), THING)
+
+
+@pytest.fixture()
+def broker(tmp_path: Path, pki: Pki) -> Iterator[Broker]:
+    b = Broker(tmp_path, pki)
+    b.start()
+    yield b
+    b.stop()
+
+
+@pytest.fixture()
+def platform(broker: Broker) -> Iterator[Platform]:
+    p = Platform(broker.plain_port, topics.device_uplink_filter(TENANT, THING))
+    yield p
+    p.close()
+
+
+def _config(broker: Broker, pki: Pki, buffer_dir: Path) -> ClientConfig:
+    return ClientConfig(
+        endpoint="localhost",
+        port=broker.tls_port,
+        ca_path=str(pki.ca),
+        cert_path=str(pki.device_cert),
+        key_path=str(pki.device_key),
+        buffer_dir=str(buffer_dir),
+        # Short back-off so the outage test reconnects quickly; production keeps the defaults.
+        min_reconnect_delay_ms=100,
+        max_reconnect_delay_ms=500,
+        enable_metrics_collection=False,
+    )
+
+
+def _sample(client: DeviceClient, i: int) -> BatteryPackTelemetry:
+    return client.stamp(
+        BatteryPackTelemetry,
+        pack_voltage_v=52.0 + i / 100,
+        current_a=10.0,
+        soc_pct=80.0,
+        cell_voltages_v=[3.3, None, 3.31],
+        probe_temperatures_c=[25.0],
+    )
+
+
+def _seqs(messages: list[tuple[str, dict[str, object]]], up_type: topics.UpType) -> list[int]:
+    return [int(m["seq"]) for t, m in messages if topics.parse(t).message_type == up_type.value]  # type: ignore[arg-type]
+
+
+# ---- tests -------------------------------------------------------------------------------------------
+
+
+def test_connects_over_mtls_and_publishes(broker: Broker, platform: Platform, pki: Pki, tmp_path: Path) -> None:
+    """ARC-2, LCM-SEC-3, LCM-MON-1, LCM-PF-5: the SDK connects with its X.509 certificate over TLS,
+    publishes QoS 1 telemetry on its uplink topic, and the platform receives the typed JSON with
+    per-cell voltages (dropout as null) and a millisecond device timestamp."""
+    with DeviceClient(TENANT, THING, _config(broker, pki, tmp_path / "buf")) as client:
+        assert client.wait_connected(10)
+        sent = _sample(client, 0)
+        client.publish_telemetry(sent)
+        assert client.flush(10)
+        assert platform.wait_for(lambda ms: len(ms) >= 1, 10)
+    topic, body = platform.messages[0]
+    assert topic == topics.uplink(TENANT, THING, topics.UpType.TELEMETRY)
+    assert BatteryPackTelemetry.model_validate(body) == sent
+    assert body["cell_voltages_v"] == [3.3, None, 3.31]
+
+
+def test_broker_outage_loses_nothing_and_keeps_order(
+    broker: Broker, platform: Platform, pki: Pki, tmp_path: Path
+) -> None:
+    """ARC-2, LCM-SEC-1, LCM-MON-1: stop the broker mid-stream, keep publishing while it is down,
+    restart it: after replay from the on-disk buffer every message arrives, in order, none lost."""
+    total = 60
+    with DeviceClient(TENANT, THING, _config(broker, pki, tmp_path / "buf")) as client:
+        assert client.wait_connected(10)
+        for i in range(20):
+            client.publish_telemetry(_sample(client, i))
+        assert platform.wait_for(lambda ms: len(ms) >= 5, 10)
+        broker.stop()  # mid-stream: some of the first 20 may still be in flight
+        deadline = time.monotonic() + 5
+        while client.connected and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert not client.connected
+        for i in range(20, total):
+            client.publish_telemetry(_sample(client, i))
+        assert client.stats().buffered >= total - 20  # held on disk while the broker is down
+        time.sleep(0.5)  # a few failed reconnect attempts with back-off
+        broker.start()
+        assert client.flush(20), f"buffer not drained: {client.stats()}"
+        assert platform.wait_for(lambda ms: set(_seqs(ms, topics.UpType.TELEMETRY)) >= set(range(total)), 20)
+        stats = client.stats()
+    seqs = _seqs(platform.messages, topics.UpType.TELEMETRY)
+    # At-least-once: a message whose PUBACK died with the broker may come twice, but the
+    # first arrivals are exactly 0..total-1 in order and nothing is missing.
+    first_seen: list[int] = []
+    for s in seqs:
+        if s not in first_seen:
+            first_seen.append(s)
+    assert first_seen == list(range(total))
+    assert stats.connections_total >= 2
+    assert stats.dropped_total == 0
+
+
+def _command(name: str, *, expires_in_ms: int, command_id: str, key: str | None = None, **params: object) -> bytes:
+    now = time.time_ns() // 1_000_000
+    return json.dumps(
+        {
+            "command_id": command_id,
+            "name": name,
+            "params": params,
+            "issued_at_ms": now - 10_000,
+            "expires_at_ms": now + expires_in_ms,
+            "idempotency_key": key or f"idem-{command_id}",
+        }
+    ).encode()
+
+
+def _acks(platform: Platform) -> list[dict[str, object]]:
+    return [m for t, m in platform.messages if topics.parse(t).message_type == topics.UpType.ACK.value]
+
+
+def test_command_executed_and_acked_once(broker: Broker, platform: Platform, pki: Pki, tmp_path: Path) -> None:
+    """SLW-IF-1, ARC-2: a command on the downlink topic runs the handler and is acked 'executed';
+    a redelivery of the same command is acked again but not executed twice; an unknown
+    command is rejected with a reason."""
+    calls: list[Command] = []
+
+    def handler(cmd: Command) -> None:
+        if cmd.name is CommandName.RESTART:
+            raise CommandRejected("unsupported_command")
+        calls.append(cmd)
+
+    with DeviceClient(TENANT, THING, _config(broker, pki, tmp_path / "buf"), handler) as client:
+        assert client.wait_subscribed(10)
+        down = topics.downlink(TENANT, THING)
+        payload = _command("cut_off", expires_in_ms=60_000, command_id="cmd-1")
+        platform.publish(down, payload)
+        platform.publish(down, payload)  # duplicate delivery
+        platform.publish(down, _command("self_destruct", expires_in_ms=60_000, command_id="cmd-2"))
+        assert platform.wait_for(lambda ms: len(_acks(platform)) >= 3, 10)
+    acks = _acks(platform)
+    assert [(a["command_id"], a["status"]) for a in acks] == [
+        ("cmd-1", "executed"),
+        ("cmd-1", "executed"),
+        ("cmd-2", "rejected"),
+    ]
+    assert acks[2]["reason"] == "unknown_command"
+    assert [c.command_id for c in calls] == ["cmd-1"]
+
+
+def test_expired_command_is_acked_expired_and_not_executed(
+    broker: Broker, platform: Platform, pki: Pki, tmp_path: Path
+) -> None:
+    """SLW-IF-1: a command whose expires_at_ms has passed is never executed; the device acks 'expired'."""
+    calls: list[Command] = []
+    with DeviceClient(TENANT, THING, _config(broker, pki, tmp_path / "buf"), calls.append) as client:
+        assert client.wait_subscribed(10)
+        platform.publish(topics.downlink(TENANT, THING), _command("cut_off", expires_in_ms=-1, command_id="old-1"))
+        assert platform.wait_for(lambda ms: len(_acks(platform)) >= 1, 10)
+    ack = _acks(platform)[0]
+    assert (ack["command_id"], ack["status"], ack["reason"]) == ("old-1", "expired", "expired")
+    assert calls == []
+
+
+def test_client_without_certificate_is_refused(broker: Broker, platform: Platform, pki: Pki) -> None:
+    """LCM-SEC-3, ARC-2: the broker admits the device only with its certificate; a client without
+    one is refused on the mTLS listener."""
+    import ssl
+
+    ctx = ssl.create_default_context(cafile=str(pki.ca))
+    with socket.create_connection(("127.0.0.1", broker.tls_port), timeout=5) as raw:
+        with pytest.raises((ssl.SSLError, ConnectionResetError, OSError)):
+            with ctx.wrap_socket(raw, server_hostname="localhost") as tls:
+                # TLS 1.3 reports the missing client certificate on first read.
+                tls.sendall(b"\x10\x00")
+                if not tls.recv(1):
+                    raise ConnectionResetError("closed by broker")
