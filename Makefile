@@ -1,0 +1,64 @@
+# VoltOps — the targets a newcomer can guess. Every target installs what it needs first.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+VENV := .venv/bin
+STAGE ?= dev
+REGION ?= us-east-1
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export CDK_DISABLE_CLI_TELEMETRY := true
+export CDK_DISABLE_VERSION_CHECK := 1
+export AWS_EC2_METADATA_DISABLED := true
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: help install run test lint typecheck unit integration infra-test e2e synth deploy bench schemas clean
+
+help:
+	@echo "make run      - bring the whole platform up locally (moto, mosquitto, rules, handlers, API, simulator)"
+	@echo "make test     - run every test (lint, types, unit, integration, CDK synth + cdk-nag + cfn-lint, e2e)"
+	@echo "make bench    - benchmarks -> bench/results.json"
+	@echo "make synth    - synthesize the CDK app into cdk.out"
+	@echo "make deploy   - cdk deploy to the AWS account in your environment (STAGE=$(STAGE) REGION=$(REGION))"
+	@echo "make schemas  - regenerate events/schemas from the contracts"
+
+install:
+	@bash scripts/bootstrap.sh
+
+run: install
+	$(VENV)/python -m infra.local $(ARGS)
+
+lint: install
+	$(VENV)/ruff check .
+	$(VENV)/ruff format --check .
+
+typecheck: install
+	$(VENV)/mypy
+
+test: install lint typecheck
+	$(VENV)/pytest -n 2 --dist loadgroup -p no:cacheprovider $(PYTEST_ARGS)
+
+unit: install
+	$(VENV)/pytest -n 2 tests/unit
+
+integration: install
+	$(VENV)/pytest -n 2 tests/integration
+
+infra-test: install
+	$(VENV)/pytest tests/infrastructure
+
+e2e: install
+	$(VENV)/pytest tests/e2e
+
+synth: install
+	npx cdk synth --no-notices -q -c stage=$(STAGE) -c region=$(REGION)
+
+deploy: install
+	npx cdk deploy --no-notices --require-approval never -c stage=$(STAGE) -c region=$(REGION)
+
+bench: install
+	$(VENV)/python -m bench
+
+schemas: install
+	$(VENV)/python -m shared.contracts.schemas
+
+clean:
+	rm -rf cdk.out build .local .pytest_cache .mypy_cache .ruff_cache bench/results.json
