@@ -39,10 +39,19 @@ def aws(monkeypatch):
         s = get_settings()
         s3.create_bucket(Bucket=s.archive_bucket)
         s3.create_bucket(Bucket=s.quarantine_bucket)
-        tables.DeviceModelItem(tenant_id="_platform", model_id=MODEL.model_id, spec=MODEL.model_dump(mode="json"),
-                               created_at_ms=now_ms()).save()
-        tables.DeviceItem(tenant_id=TENANT, thing_name=THING, kind="battery_pack", model_id=MODEL.model_id,
-                          serial_number="SN1", status="active", created_at_ms=now_ms(), updated_at_ms=now_ms()).save()
+        tables.DeviceModelItem(
+            tenant_id="_platform", model_id=MODEL.model_id, spec=MODEL.model_dump(mode="json"), created_at_ms=now_ms()
+        ).save()
+        tables.DeviceItem(
+            tenant_id=TENANT,
+            thing_name=THING,
+            kind="battery_pack",
+            model_id=MODEL.model_id,
+            serial_number="SN1",
+            status="active",
+            created_at_ms=now_ms(),
+            updated_at_ms=now_ms(),
+        ).save()
         yield s3
     _reset_caches()
 
@@ -51,11 +60,13 @@ def test_handler_stores_history_latest_archive_and_quarantine(aws):
     """ARC-3, LCM-DA-1, LCM-MON-1, LCM-PF-5, SLW-IF-1: a Kinesis batch is validated and stored in DynamoDB
     (history with TTL, latest state) and S3 (raw archive partitioned by tenant/date); bad records quarantined."""
     t = now_ms()
-    event = kinesis_event([
-        rule_output(TOPIC, pack_body(seq=1, ts=t - 1000)),
-        rule_output(TOPIC, pack_body(seq=2, ts=t)),
-        rule_output(TOPIC, b"\xff\xfe not json"),
-    ])
+    event = kinesis_event(
+        [
+            rule_output(TOPIC, pack_body(seq=1, ts=t - 1000)),
+            rule_output(TOPIC, pack_body(seq=2, ts=t)),
+            rule_output(TOPIC, b"\xff\xfe not json"),
+        ]
+    )
     out = ingest_handler.handler(event, None)
     assert out == {"batchItemFailures": []}
 

@@ -45,8 +45,14 @@ def test_units_in_every_numeric_field():
 
 def test_sizes_and_arrays_bounded():
     """LCM-MON-1: 400 cells and 128 probes fit one message within the 128 KB IoT limit; 401 cells is refused."""
-    body = {"kind": "battery_pack", "boot_id": "b", "seq": 1, "device_ts_ms": 1795270800000,
-            "cell_voltages_v": [3.3123] * 400, "probe_temperatures_c": [25.25] * 128}
+    body = {
+        "kind": "battery_pack",
+        "boot_id": "b",
+        "seq": 1,
+        "device_ts_ms": 1795270800000,
+        "cell_voltages_v": [3.3123] * 400,
+        "probe_temperatures_c": [25.25] * 128,
+    }
     msg = BatteryPackTelemetry.model_validate(body)
     assert len(msg.model_dump_json().encode()) < topics.MAX_MESSAGE_BYTES
     with pytest.raises(ValidationError):

@@ -8,8 +8,11 @@ from shared.domain.telemetry.downsample import downsample
 
 
 def _s(ts: int, v: float, smoke: bool = False) -> dict:
-    return {"device_ts_ms": ts, "body": {"pack_voltage_v": v, "seq": ts, "smoke_detected": smoke},
-            "derived": {"max_cell_voltage_v": v / 16}}
+    return {
+        "device_ts_ms": ts,
+        "body": {"pack_voltage_v": v, "seq": ts, "smoke_detected": smoke},
+        "derived": {"max_cell_voltage_v": v / 16},
+    }
 
 
 def test_downsample_keeps_spikes_and_bounds_points():

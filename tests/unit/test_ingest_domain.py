@@ -227,12 +227,33 @@ def test_events_positions_and_acks_ingested(world):
     svc, store, *_ = world
     t = now_ms()
     msgs = [
-        (topics.UpType.EVENT, {"kind": "event", "event": "boot", "boot_id": "b", "seq": 0, "device_ts_ms": t,
-                               "firmware_version": "1.2.3"}),
-        (topics.UpType.POSITION, {"kind": "position", "boot_id": "b", "seq": 1, "device_ts_ms": t,
-                                  "latitude_deg": 22.54, "longitude_deg": 114.06, "coordinate_system": "WGS-84"}),
-        (topics.UpType.ACK, {"kind": "ack", "boot_id": "b", "seq": 2, "device_ts_ms": t, "command_id": "c1",
-                             "status": "executed"}),
+        (
+            topics.UpType.EVENT,
+            {
+                "kind": "event",
+                "event": "boot",
+                "boot_id": "b",
+                "seq": 0,
+                "device_ts_ms": t,
+                "firmware_version": "1.2.3",
+            },
+        ),
+        (
+            topics.UpType.POSITION,
+            {
+                "kind": "position",
+                "boot_id": "b",
+                "seq": 1,
+                "device_ts_ms": t,
+                "latitude_deg": 22.54,
+                "longitude_deg": 114.06,
+                "coordinate_system": "WGS-84",
+            },
+        ),
+        (
+            topics.UpType.ACK,
+            {"kind": "ack", "boot_id": "b", "seq": 2, "device_ts_ms": t, "command_id": "c1", "status": "executed"},
+        ),
     ]
     res = svc.process(records(*[rule_output(topics.uplink(TENANT, THING, k), b) for k, b in msgs]))
     assert res.stored == 3

@@ -1,0 +1,1 @@
+"""Benchmarks (`make bench` → bench/results.json). Reported figures, not tests."""
