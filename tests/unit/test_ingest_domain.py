@@ -114,6 +114,7 @@ def test_valid_telemetry_stored_with_extremes_and_both_times(world):
     """LCM-MON-1, LCM-MON-2, LCM-MON-3, LCM-DA-1, LCM-PF-5: a valid pack sample is stored with every cell,
     current, temperatures, device time in ms and arrival time side by side, plus extremes."""
     svc, store, archive, quarantine, _ = world
+    assert not quarantine.entries
     ts = now_ms() - 1234
     body = pack_body(ts=ts, seq=3)
     body["cell_voltages_v"][6] = 3.512
