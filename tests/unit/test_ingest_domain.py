@@ -114,12 +114,12 @@ def test_valid_telemetry_stored_with_extremes_and_both_times(world):
     """LCM-MON-1, LCM-MON-2, LCM-MON-3, LCM-DA-1, LCM-PF-5: a valid pack sample is stored with every cell,
     current, temperatures, device time in ms and arrival time side by side, plus extremes."""
     svc, store, archive, quarantine, _ = world
-    assert not quarantine.entries
     ts = now_ms() - 1234
     body = pack_body(ts=ts, seq=3)
     body["cell_voltages_v"][6] = 3.512
     res = svc.process(records(rule_output(TOPIC, body, arrival_ms=ts + 50)))
     assert (res.stored, res.quarantined, res.failed_record_ids) == (1, 0, [])
+    assert not quarantine.entries
     sample = store.latest[(TENANT, THING, "telemetry")]
     assert sample.device_ts_ms == ts and sample.arrival_ms == ts + 50
     assert sample.body["cell_voltages_v"][6] == 3.512 and len(sample.body["cell_voltages_v"]) == 16
