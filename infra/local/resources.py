@@ -1,0 +1,144 @@
+"""Create in moto what the CDK stack creates in AWS (names from :mod:`shared.settings`).
+
+Only resources, never behaviour: tables, buckets, the uplink stream, the event bus, IoT thing
+types and the device policy, the Cognito user pool with its app client and groups, and the
+ingest DLQ that the stream's event source mapping would have in AWS.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import string
+from dataclasses import dataclass
+
+import boto3
+
+from infra.local.moto import LOCAL_ACCOUNT, LOCAL_REGION
+from shared.contracts import topics
+from shared.contracts.devices import DeviceKind
+from shared.domain.devices.naming import thing_type_for
+from shared.settings import Settings, get_settings
+
+UPLINK_SHARDS = 2
+GROUPS = ("operator", "admin", "viewer")
+SEED_TENANT = "demo"
+SEED_USERNAME = "operator@demo.local"
+
+
+@dataclass(frozen=True)
+class Login:
+    username: str
+    password: str
+    tenant_id: str
+    groups: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class LocalResources:
+    user_pool_id: str
+    user_pool_client_id: str
+    jwks_url: str
+    jwt_issuer: str
+    ingest_dlq_url: str
+    operator: Login
+
+
+def ingest_dlq_name(settings: Settings) -> str:
+    """Failure destination of the uplink stream's event source mapping."""
+    return f"{settings.uplink_stream}-ingest-dlq"
+
+
+def random_password() -> str:
+    """A random password satisfying the pool's policy (one of each character class)."""
+    rng = secrets.SystemRandom()
+    core = secrets.token_urlsafe(18)
+    extra = [rng.choice(cls) for cls in (string.ascii_uppercase, string.ascii_lowercase, string.digits, "!#%+")]
+    return core + "".join(extra)
+
+
+def create_all(endpoint: str, settings: Settings | None = None) -> LocalResources:
+    """Create every resource; the moto server must be running and the env pointed at it."""
+    from shared.dal.tables import create_all_tables
+
+    s = settings or get_settings()
+    create_all_tables()
+
+    s3 = boto3.client("s3")
+    for bucket in (s.archive_bucket, s.quarantine_bucket):
+        s3.create_bucket(Bucket=bucket)
+
+    boto3.client("kinesis").create_stream(StreamName=s.uplink_stream, ShardCount=UPLINK_SHARDS)
+    boto3.client("events").create_event_bus(Name=s.event_bus)
+    dlq_url = boto3.client("sqs").create_queue(QueueName=ingest_dlq_name(s))["QueueUrl"]
+
+    iot = boto3.client("iot")
+    for kind in DeviceKind:
+        iot.create_thing_type(thingTypeName=thing_type_for(kind))
+    policy = topics.device_policy_document(f"arn:aws:iot:{LOCAL_REGION}:{LOCAL_ACCOUNT}")
+    iot.create_policy(policyName=s.device_policy_name, policyDocument=json.dumps(policy))
+
+    pool_id, client_id, login = _create_user_pool()
+    return LocalResources(
+        user_pool_id=pool_id,
+        user_pool_client_id=client_id,
+        jwks_url=f"{endpoint}/{pool_id}/.well-known/jwks.json",
+        # moto signs tokens with the AWS-shaped issuer, whatever endpoint served them.
+        jwt_issuer=f"https://cognito-idp.{LOCAL_REGION}.amazonaws.com/{pool_id}",
+        ingest_dlq_url=dlq_url,
+        operator=login,
+    )
+
+
+def _create_user_pool() -> tuple[str, str, Login]:
+    idp = boto3.client("cognito-idp")
+    pool = idp.create_user_pool(
+        PoolName="voltops-local",
+        Policies={
+            "PasswordPolicy": {
+                "MinimumLength": 12,
+                "RequireUppercase": True,
+                "RequireLowercase": True,
+                "RequireNumbers": True,
+                "RequireSymbols": True,
+            }
+        },
+        UsernameAttributes=["email"],
+        Schema=[
+            {"Name": "email", "AttributeDataType": "String", "Mutable": True, "Required": True},
+            # The tenant comes from the verified identity, so nobody may change it later.
+            {
+                "Name": "tenant_id",
+                "AttributeDataType": "String",
+                "Mutable": False,
+                "StringAttributeConstraints": {"MinLength": "1", "MaxLength": "64"},
+            },
+        ],
+    )["UserPool"]
+    pool_id = pool["Id"]
+    client = idp.create_user_pool_client(
+        UserPoolId=pool_id,
+        ClientName="voltops-console",
+        GenerateSecret=False,
+        ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+        ReadAttributes=["email", "email_verified", "custom:tenant_id"],
+        WriteAttributes=["email"],  # never custom:tenant_id: users must not move tenants
+    )["UserPoolClient"]
+    for group in GROUPS:
+        idp.create_group(UserPoolId=pool_id, GroupName=group)
+
+    password = random_password()
+    idp.admin_create_user(
+        UserPoolId=pool_id,
+        Username=SEED_USERNAME,
+        UserAttributes=[
+            {"Name": "email", "Value": SEED_USERNAME},
+            {"Name": "email_verified", "Value": "true"},
+            {"Name": "custom:tenant_id", "Value": SEED_TENANT},
+        ],
+        MessageAction="SUPPRESS",
+    )
+    idp.admin_set_user_password(UserPoolId=pool_id, Username=SEED_USERNAME, Password=password, Permanent=True)
+    idp.admin_add_user_to_group(UserPoolId=pool_id, Username=SEED_USERNAME, GroupName="admin")
+    login = Login(username=SEED_USERNAME, password=password, tenant_id=SEED_TENANT, groups=("admin",))
+    return pool_id, client["ClientId"], login
