@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
+
+from shared.contracts.devices import BatteryIdentity, DeviceModel
+from shared.domain.devices.records import Device, DeviceFilter, Page
 
 
 @dataclass(frozen=True)
@@ -44,3 +48,64 @@ class BrokerAccess(Protocol):
     def device_enabled(self, tenant_id: str, thing_name: str) -> None: ...
 
     def device_disabled(self, tenant_id: str, thing_name: str) -> None: ...
+
+
+# --- storage ports (implemented in shared/dal; in-memory fakes in unit tests) -------------------
+
+
+class DeviceRepository(Protocol):
+    """Devices of a tenant. Raises ``Conflict`` on a failed condition, ``Unavailable`` on throttling."""
+
+    def get(self, tenant_id: str, thing_name: str) -> Device | None: ...
+
+    def create(self, device: Device) -> None:
+        """Store a new device; ``Conflict`` if (tenant, thing) already exists."""
+        ...
+
+    def replace(self, device: Device, *, expected_status: str) -> None:
+        """Overwrite a device only if its stored status is still ``expected_status`` (else ``Conflict``)."""
+        ...
+
+    def query(self, tenant_id: str, flt: DeviceFilter, limit: int, after: str | None) -> Page: ...
+
+
+class DeviceModelRepository(Protocol):
+    """Device models per scope (a tenant id, or ``_platform`` for the built-in catalogue)."""
+
+    def get(self, scope: str, model_id: str) -> DeviceModel | None: ...
+
+    def list(self, scope: str) -> Sequence[DeviceModel]: ...
+
+    def create(self, scope: str, model: DeviceModel, at_ms: int) -> None:
+        """Store a new model; ``Conflict`` if the id exists in that scope."""
+        ...
+
+
+class BatteryIdentityRepository(Protocol):
+    """Ownership periods of batteries by GB/T 34014 code (global, not per tenant)."""
+
+    def periods(self, battery_code: str) -> list[BatteryIdentity]:
+        """Every period of the code, oldest first."""
+        ...
+
+    def open(self, period: BatteryIdentity) -> None:
+        """Store a new open period; ``Conflict`` if one starts at the same millisecond."""
+        ...
+
+    def close(self, battery_code: str, owned_from_ms: int, until_ms: int) -> None:
+        """Close an open period (idempotent when already closed)."""
+        ...
+
+    def delete(self, battery_code: str, owned_from_ms: int) -> None:
+        """Remove a period this process just opened (compensation after a lost race)."""
+        ...
+
+
+class TelemetryReader(Protocol):
+    """Read side of the telemetry store (``shared/dal/telemetry_store.py``)."""
+
+    def get_latest(self, tenant_id: str, thing_name: str) -> dict[str, dict[str, Any]]: ...
+
+    def query_history(
+        self, tenant_id: str, thing_name: str, message_type: str, from_ms: int, to_ms: int, limit: int
+    ) -> list[dict[str, Any]]: ...
