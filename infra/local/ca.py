@@ -277,14 +277,13 @@ class LocalCertificateIssuer:
         iot.update_certificate(certificateId=certificate_id, newStatus="INACTIVE")
         described = iot.describe_certificate(certificateId=certificate_id)["certificateDescription"]
         self.ca.revoke(described["certificatePem"])
-        if self._on_revoked is not None:
-            self._on_revoked()
-        if self.broker is None:
-            return
         # The broker hook is keyed by thing: find the things this certificate is attached to.
         things = iot.list_principal_things(principal=described["certificateArn"]).get("things", [])
-        for thing in things:
-            attrs = iot.describe_thing(thingName=thing).get("attributes", {})
-            tenant = attrs.get("tenant")
-            if tenant:
-                self.broker.device_disabled(tenant, thing)
+        disabled = False
+        for thing in things if self.broker is not None else []:
+            tenant = iot.describe_thing(thingName=thing).get("attributes", {}).get("tenant")
+            if tenant and self.broker is not None:
+                self.broker.device_disabled(tenant, thing)  # reloads the ACL and the CRL
+                disabled = True
+        if not disabled and self._on_revoked is not None:
+            self._on_revoked()  # at least make the broker re-read the CRL
