@@ -183,6 +183,12 @@ class Fleet:
         if self._thread is not None:
             return self
         start_ms = wall_clock_ms()
+        if self.settings.control_file is not None:
+            # Watch for *new* lines only: what an earlier run wrote must not be replayed.
+            try:
+                self._control_offset = Path(self.settings.control_file).stat().st_size
+            except FileNotFoundError:
+                self._control_offset = 0
         n = len(self.entries)
         for k, (thing, entry) in enumerate(self.entries.items()):
             # The client handler needs the device and the device needs the client's header

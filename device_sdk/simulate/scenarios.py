@@ -72,6 +72,17 @@ class ThermalRunaway:
     flame_after_s: float = 9.0
     neighbour_heating_fraction: float = 0.15
 
+    def __post_init__(self) -> None:
+        # Keep the documented order (H2, CO, heat, smoke, flame) whatever the overrides.
+        if not 0 <= self.co_delay_s < self.gas_lead_s:
+            raise ValueError("thermal_runaway needs 0 <= co_delay_s < gas_lead_s (gas before heat)")
+        if self.heating_rate_c_per_s < 1.0:
+            raise ValueError("heating_rate_c_per_s below 1 °C/s would not be a runaway (GB 38031 C.5.3.7 c)")
+        if not 0 <= self.collapse_to_fraction < 0.75:
+            raise ValueError("collapse_to_fraction must be below 0.75 (a drop of more than 25 %)")
+        if not self.smoke_after_s <= self.flame_after_s:
+            raise ValueError("smoke_after_s must not exceed flame_after_s")
+
 
 Scenario = CellOvervoltage | WeakCell | SensorDropout | ThermalRunaway
 SCENARIOS: dict[str, type[Scenario]] = {c.name: c for c in (CellOvervoltage, WeakCell, SensorDropout, ThermalRunaway)}

@@ -31,7 +31,10 @@ from cryptography.x509.oid import NameOID
 
 from device_sdk.client import ClientConfig, DeviceClient
 from device_sdk.commands import CommandRejected
+from device_sdk.simulate.catalog import STORAGE_CABINET_NMC, SWAP_PACK_48V
+from device_sdk.simulate.fleet import Fleet, FleetEntry, FleetSettings
 from shared.contracts import topics
+from shared.contracts.devices import DeviceKind
 from shared.contracts.telemetry import BatteryPackTelemetry, Command, CommandName
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
@@ -106,17 +109,28 @@ def _cert(
 
 @dataclass(frozen=True)
 class Pki:
+    directory: Path
     ca: Path
+    ca_key: ec.EllipticCurvePrivateKey
     server_cert: Path
     server_key: Path
     device_cert: Path
     device_key: Path
 
+    def issue_device(self, thing: str) -> tuple[Path, Path]:
+        """A device certificate (CN = thing name) and key signed by the test CA."""
+        key = _key()
+        cert = _cert(thing, key, "voltops-test-ca", self.ca_key)
+        cert_path, key_path = self.directory / f"{thing}.pem", self.directory / f"{thing}.key"
+        cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        _write_key(key, key_path)
+        return cert_path, key_path
+
 
 def make_pki(directory: Path, thing: str) -> Pki:
     """A CA, a server cert for localhost/127.0.0.1 and a device cert whose CN is the thing name."""
     directory.mkdir(parents=True, exist_ok=True)
-    ca_key, server_key, device_key = _key(), _key(), _key()
+    ca_key, server_key = _key(), _key()
     ca = _cert("voltops-test-ca", ca_key, "voltops-test-ca", ca_key, ca=True)
     server = _cert(
         "localhost",
@@ -126,19 +140,19 @@ def make_pki(directory: Path, thing: str) -> Pki:
         server=True,
         sans=[x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))],
     )
-    device = _cert(thing, device_key, "voltops-test-ca", ca_key)
+    (directory / "ca.pem").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    (directory / "server.pem").write_bytes(server.public_bytes(serialization.Encoding.PEM))
+    _write_key(server_key, directory / "server.key")
     pki = Pki(
+        directory=directory,
         ca=directory / "ca.pem",
+        ca_key=ca_key,
         server_cert=directory / "server.pem",
         server_key=directory / "server.key",
-        device_cert=directory / "device.pem",
-        device_key=directory / "device.key",
+        device_cert=directory / f"{thing}.pem",
+        device_key=directory / f"{thing}.key",
     )
-    pki.ca.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    pki.server_cert.write_bytes(server.public_bytes(serialization.Encoding.PEM))
-    pki.device_cert.write_bytes(device.public_bytes(serialization.Encoding.PEM))
-    _write_key(server_key, pki.server_key)
-    _write_key(device_key, pki.device_key)
+    pki.issue_device(thing)
     return pki
 
 
@@ -233,7 +247,7 @@ class Platform:
             clean_session=False,
             protocol=paho.MQTTv311,
         )
-        self.client.reconnect_delay_set(min_delay=0.1, max_delay=0.5)
+        self.client.reconnect_delay_set(min_delay=1, max_delay=1)
         self.client.on_connect = lambda c, u, f, rc, p: c.subscribe(filter_, qos=1)
         self.client.on_subscribe = lambda *a: self._subscribed.set()
         self.client.on_message = self._on_message
@@ -308,7 +322,7 @@ def _sample(client: DeviceClient, i: int) -> BatteryPackTelemetry:
 
 
 def _seqs(messages: list[tuple[str, dict[str, object]]], up_type: topics.UpType) -> list[int]:
-    return [int(m["seq"]) for t, m in messages if topics.parse(t).message_type == up_type.value]  # type: ignore[arg-type]
+    return [int(str(m["seq"])) for t, m in messages if topics.parse(t).message_type == up_type.value]
 
 
 # ---- tests -------------------------------------------------------------------------------------------
@@ -440,3 +454,118 @@ def test_client_without_certificate_is_refused(broker: Broker, platform: Platfor
                 tls.sendall(b"\x10\x00")
                 if not tls.recv(1):
                     raise ConnectionResetError("closed by broker")
+
+
+# ---- the fleet simulator on real connections ----------------------------------------------------
+
+
+def _fleet(broker: Broker, pki: Pki, tmp_path: Path, things: list[tuple[str, DeviceKind, bool]], interval_ms: int):
+    """Fleet entries with a certificate per thing, and the Fleet object (not started)."""
+    entries = []
+    for thing, kind, gnss in things:
+        cert, key = pki.issue_device(thing)
+        model = STORAGE_CABINET_NMC if kind is DeviceKind.STORAGE_CABINET else SWAP_PACK_48V
+        entries.append(
+            FleetEntry(
+                tenant_id=TENANT,
+                thing_name=thing,
+                kind=kind,
+                model=model,
+                cert_path=str(cert),
+                key_path=str(key),
+                has_gnss=gnss,
+            )
+        )
+    settings = FleetSettings(
+        endpoint="localhost",
+        port=broker.tls_port,
+        ca_path=str(pki.ca),
+        buffer_dir=str(tmp_path / "fleet-buf"),
+        interval_ms=interval_ms,
+        position_interval_ms=1000,
+        min_reconnect_delay_ms=100,
+        max_reconnect_delay_ms=1000,
+        enable_metrics_collection=False,
+    )
+    return Fleet(entries, settings)
+
+
+def _of(platform: Platform, thing: str, up: topics.UpType) -> list[dict[str, object]]:
+    out = []
+    for t, m in platform.messages:
+        p = topics.parse(t)
+        if p.thing == thing and p.message_type == up.value:
+            out.append(m)
+    return out
+
+
+def test_fleet_runtime_injection_and_commands(broker: Broker, pki: Pki, tmp_path: Path) -> None:
+    """ARC-2, SLW-MON-1, SLW-MON-3, PBR-D-4, SLW-IF-1, LCM-PF-2: a fleet of a cabinet and a mobile pack,
+    each on its own mTLS connection, publishes telemetry and positions; a thermal runaway injected
+    at run time shows H2 first on the wire; a cut_off command stops the pack's current."""
+    platform = Platform(broker.plain_port, f"{topics.ROOT}/{topics.VERSION}/{TENANT}/+/up/#")
+    fleet = _fleet(
+        broker,
+        pki,
+        tmp_path,
+        [("cab-0001", DeviceKind.STORAGE_CABINET, False), ("bike-0001", DeviceKind.BATTERY_PACK, True)],
+        interval_ms=200,
+    )
+    try:
+        fleet.start(wait_connected_s=10)
+        assert all(s.connected for s in fleet.stats().values())
+        assert platform.wait_for(lambda ms: len(_of(platform, "bike-0001", topics.UpType.POSITION)) >= 1, 10)
+        fleet.inject("cab-0001", {"name": "thermal_runaway", "gas_lead_s": 2, "co_delay_s": 0.5, "gas_rise_time_s": 1})
+
+        def h2_high(_ms: object) -> bool:
+            return any((m.get("h2_ppm") or 0) >= 40 for m in _of(platform, "cab-0001", topics.UpType.TELEMETRY))  # type: ignore[operator]
+
+        assert platform.wait_for(h2_high, 10)
+
+        assert fleet.clients["bike-0001"].wait_subscribed(5)
+        platform.publish(
+            topics.downlink(TENANT, "bike-0001"), _command("cut_off", expires_in_ms=60_000, command_id="co-1")
+        )
+
+        def cut(_ms: object) -> bool:
+            acks = _of(platform, "bike-0001", topics.UpType.ACK)
+            tele = _of(platform, "bike-0001", topics.UpType.TELEMETRY)
+            return bool(acks) and bool(tele) and tele[-1]["state"] == "cut_off"
+
+        assert platform.wait_for(cut, 10)
+        ack = _of(platform, "bike-0001", topics.UpType.ACK)[0]
+        assert (ack["command_id"], ack["status"]) == ("co-1", "executed")
+        assert _of(platform, "bike-0001", topics.UpType.TELEMETRY)[-1]["current_a"] == 0
+        pos = _of(platform, "bike-0001", topics.UpType.POSITION)[-1]
+        assert pos["coordinate_system"] == "WGS-84"
+    finally:
+        fleet.stop()
+        platform.close()
+
+
+def test_fleet_of_55_devices_at_1_msg_per_s(broker: Broker, pki: Pki, tmp_path: Path) -> None:
+    """ARC-2, LCM-PF-2: 55 devices in one process, one connection each, 1 telemetry/s each, all delivered,
+    using well under the 2 cores of the target machine."""
+    import resource
+
+    platform = Platform(broker.plain_port, f"{topics.ROOT}/{topics.VERSION}/{TENANT}/+/up/telemetry")
+    things = [(f"cab-{i:04d}", DeviceKind.STORAGE_CABINET, False) for i in range(55)]
+    fleet = _fleet(broker, pki, tmp_path, things, interval_ms=1000)
+    try:
+        fleet.start(wait_connected_s=15)
+        assert sum(s.connected for s in fleet.stats().values()) == 55
+        cpu0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.monotonic()
+        time.sleep(4.0)
+        cpu1, wall = resource.getrusage(resource.RUSAGE_SELF), time.monotonic() - t0
+        cores_used = (cpu1.ru_utime + cpu1.ru_stime - cpu0.ru_utime - cpu0.ru_stime) / wall
+
+        def every_device_reported(_ms: object) -> bool:
+            seen = {topics.parse(t).thing for t, _ in platform.messages}
+            return len(seen) == 55
+
+        assert platform.wait_for(every_device_reported, 10)
+        assert len(platform.messages) >= 55 * 3
+        assert cores_used < 1.0, f"fleet used {cores_used:.2f} cores"
+    finally:
+        fleet.stop()
+        platform.close()

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -36,7 +38,7 @@ def cmd(name: CommandName, **params: str | int | float | bool) -> Command:
 
 
 def runaway_criterion_time(
-    samples: list[StorageCabinetTelemetry | BatteryPackTelemetry], cell: int, probe: int, v_initial: float
+    samples: Sequence[StorageCabinetTelemetry | BatteryPackTelemetry], cell: int, probe: int, v_initial: float
 ) -> float | None:
     """First sample time (s) at which GB 38031 C.5.3.7 (a AND c) holds: the trigger cell's voltage
     is more than 25 % below its initial value and dT/dt ≥ 1 °C/s has held for more than 3 s."""
@@ -65,7 +67,8 @@ def test_thermal_runaway_sequence_gas_first_then_criterion() -> None:
     then smoke, then flame — the order of domain.md §2, the gas lead compressed to seconds."""
     dev = cabinet()
     dev.step(5)
-    sc = dev.inject(ThermalRunaway(gas_lead_s=20))
+    sc = ThermalRunaway(gas_lead_s=20)
+    dev.inject(sc)
     cell = dev.scenario_cell("thermal_runaway")
     assert cell is not None
     probe = dev.pack.probe_of_cell[cell]
@@ -99,7 +102,7 @@ def test_thermal_runaway_in_a_pack_without_gas_sensors() -> None:
     model = make_model(DeviceKind.BATTERY_PACK, chemistry="NMC", cells=12, probes=3)
     dev = SimulatedDevice(DeviceSpec("acme", "p-1", model, seed=2))
     dev.step(3)
-    dev.inject({"name": "thermal_runaway", "gas_lead_s": 5, "cell_index": 4})
+    dev.inject({"name": "thermal_runaway", "gas_lead_s": 5, "co_delay_s": 2, "cell_index": 4})
     v0 = dev.pack.cell_voltages()[4]
     tele = [m for m in dev.step(30) if isinstance(m, BatteryPackTelemetry)]
     assert runaway_criterion_time(tele, 4, dev.pack.probe_of_cell[4], v0) is not None
@@ -209,13 +212,15 @@ def test_scenario_parsing() -> None:
         parse_scenario("meteor_strike")
     with pytest.raises(ValueError, match="unknown option"):
         parse_scenario({"name": "weak_cell", "bogus": 1})
+    with pytest.raises(ValueError, match="gas before heat"):
+        parse_scenario({"name": "thermal_runaway", "gas_lead_s": 3, "co_delay_s": 6})
 
 
 def test_fleet_file(tmp_path: Path) -> None:
     """LCM-PF-2, ARC-2: the fleet file lists devices of several kinds with their model, credentials and scenario."""
     pack = make_model(DeviceKind.BATTERY_PACK, has_gnss=True)
     cab = make_model(DeviceKind.STORAGE_CABINET, chemistry="NMC")
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"tenant_id": "acme", "thing_name": "p-1", "kind": "battery_pack", "model": pack.model_dump(mode="json"),
          "cert_path": "p.pem", "key_path": "p.key", "has_gnss": True},
         {"tenant_id": "acme", "thing_name": "c-1", "kind": "storage_cabinet", "model": cab.model_dump(mode="json"),
