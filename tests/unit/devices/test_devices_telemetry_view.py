@@ -50,7 +50,7 @@ def test_history_is_downsampled_to_max_points(setup):
 
 def test_history_defaults_to_the_last_day(setup):
     """LCM-DA-1: defaults are the last 24 h of telemetry, 500 points."""
-    view, reader, op, thing = setup
+    view, _, op, thing = setup
     h = view.history(op, thing)
     assert (h.query.from_ms, h.query.to_ms, h.query.max_points) == (NOW - DAY_MS, NOW, 500)
 
