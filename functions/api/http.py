@@ -58,8 +58,10 @@ class Call:
     def body(self, model: type[M]) -> M:
         """The JSON body validated against ``model`` (unknown fields refused): 400 / 422."""
         raw = self._request.raw_body
-        if not raw:
-            raise Invalid("request body is empty; send a JSON object", code="malformed_json")
+        if not raw or not raw.strip():
+            if any(f.is_required() for f in model.model_fields.values()):
+                raise Invalid("request body is empty; send a JSON object", code="malformed_json")
+            return model.model_validate({})
         try:
             data = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:

@@ -100,19 +100,19 @@ def principal_from_claims(claims: Mapping[str, Any]) -> Principal:
     )
 
 
-def authorize(principal: Principal, action: Action) -> None:
-    """Raise :class:`Forbidden` unless one of the caller's roles allows ``action``."""
-    if not principal.can(action):
-        have = ", ".join(sorted(r.value for r in principal.roles)) or "none"
-        allowed = ", ".join(sorted(r.value for r, acts in PERMISSIONS.items() if action in acts))
-        raise Forbidden(
-            f"action {action.value!r} needs one of the roles [{allowed}]; caller has [{have}]",
-            code="forbidden",
-            details={"action": action.value, "allowed_roles": sorted(allowed.split(", "))},
-        )
-
-
 #: Roles allowed per action, sorted (documentation and error details).
 PERMISSIONS_BY_ACTION: Mapping[Action, list[str]] = {
     a: sorted(r.value for r, acts in PERMISSIONS.items() if a in acts) for a in Action
 }
+
+
+def authorize(principal: Principal, action: Action) -> None:
+    """Raise :class:`Forbidden` unless one of the caller's roles allows ``action``."""
+    if not principal.can(action):
+        have = ", ".join(sorted(r.value for r in principal.roles)) or "none"
+        allowed = PERMISSIONS_BY_ACTION[action]
+        raise Forbidden(
+            f"action {action.value!r} needs one of the roles [{', '.join(allowed)}]; caller has [{have}]",
+            code="forbidden",
+            details={"action": action.value, "allowed_roles": allowed},
+        )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from shared.domain.devices.ports import (
     ThingRegistry,
 )
 from shared.domain.devices.records import (
+    BATTERY_CODE_PATTERN,
     DecommissionDevice,
     Device,
     DeviceFilter,
@@ -42,6 +44,8 @@ from shared.domain.errors import Conflict, Invalid, NotFound
 log = logging.getLogger(__name__)
 
 MQTT_PORT = 8883
+#: Same rule as ``DeviceModel.model_id``.
+MODEL_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 
 
 def now_ms() -> int:
@@ -120,6 +124,8 @@ class DeviceModelRegistry:
 
     def get(self, principal: Principal, model_id: str) -> ScopedModel:
         authorize(principal, Action.READ)
+        if not re.match(MODEL_ID_PATTERN, model_id) or len(model_id) > 64:
+            raise NotFound(f"device model {model_id[:64]!r} not found", code="model_not_found")
         found = self.resolve(principal.tenant_id, model_id)
         if found is None:
             raise NotFound(f"device model {model_id!r} not found", code="model_not_found")
@@ -203,6 +209,11 @@ class DeviceService:
     def battery_history(self, principal: Principal, battery_code: str) -> list[BatteryIdentity]:
         """The caller's own ownership periods of a battery; other owners' periods stay hidden."""
         authorize(principal, Action.READ)
+        if not re.match(BATTERY_CODE_PATTERN, battery_code):
+            raise Invalid(
+                f"battery code {battery_code[:40]!r} is not a GB/T 34014 code (24 characters, 0-9 A-Z)",
+                code="invalid_battery_code",
+            )
         mine = [p for p in self.batteries.periods(battery_code) if p.tenant_id == principal.tenant_id]
         if not mine:
             raise NotFound(f"battery {battery_code!r} not found", code="battery_not_found")

@@ -262,3 +262,16 @@ def test_openapi_document_is_served_without_a_token(api):
     r = api.client.http.get("/v1/openapi.json")
     assert r.status_code == 200 and r.json_body["openapi"].startswith("3.")
     assert "/v1/devices" in r.json_body["paths"]
+
+
+def test_odd_paths_and_bodies_are_4xx_never_5xx(api):
+    """ARC-6: oversize or malformed path values and empty optional bodies never reach storage as 5xx."""
+    assert api.get("/v1/batteries/" + "A" * 3000 + "/history").status_code == 400
+    assert api.get("/v1/batteries/lowercase-code/history").status_code == 400
+    assert api.get("/v1/device-models/" + "m" * 2000).status_code == 404
+    assert api.get("/v1/devices/" + "t" * 2000).status_code == 400
+    thing = api.register("SN-EMPTY")["device"]["thing_name"]
+    r = api.post(f"/v1/devices/{thing}/decommission", None, raw="")
+    assert r.status_code == 200 and r.json_body["status"] == "decommissioned"
+    r = api.client.http.post("/v1/devices", headers={**api.headers("alice"), "Content-Type": "text/plain"}, body="x")
+    assert 400 <= r.status_code < 500
