@@ -294,9 +294,7 @@ class Api(Construct):
         )
         # One Lambda permission for the whole API rather than one per method: with a route
         # per Chalice view, per-method permissions would outgrow the 20 KB function policy.
-        integration = apigw.LambdaIntegration(
-            self.function, proxy=True, scope_permission_to_method=False
-        )
+        integration = apigw.LambdaIntegration(self.function, proxy=True, scope_permission_to_method=False)
         method_options = {
             "authorizer": self.authorizer,
             "authorization_type": apigw.AuthorizationType.COGNITO,
