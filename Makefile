@@ -33,8 +33,11 @@ lint: install
 typecheck: install
 	$(VENV)/mypy
 
+# Independent tests in parallel; the end-to-end tests then run against ONE local stack in a
+# process of their own (the local stack points the process's AWS clients at its moto server).
 test: install lint typecheck
-	$(VENV)/pytest -n 2 --dist loadgroup -p no:cacheprovider $(PYTEST_ARGS)
+	$(VENV)/pytest -n 2 --dist loadgroup -p no:cacheprovider --ignore=tests/e2e $(PYTEST_ARGS)
+	$(VENV)/pytest -p no:cacheprovider tests/e2e $(PYTEST_ARGS)
 
 unit: install
 	$(VENV)/pytest -n 2 tests/unit
