@@ -146,6 +146,7 @@ class LocalStack:
         self._simulator: Any = None
         self._stops: list[Callable[[], None]] = []
         self._started = False
+        self._env_before: dict[str, str] | None = None
         #: Seconds per start-up step (reported by ``voltops-local -v`` and the benchmarks).
         self.timings: dict[str, float] = {}
 
@@ -191,6 +192,7 @@ class LocalStack:
             return self
         t0 = time.monotonic()
         self._started = True
+        self._env_before = dict(os.environ)
         try:
             self._start()
         except BaseException:
@@ -285,6 +287,13 @@ class LocalStack:
                 stop()
             except Exception:
                 log.exception("local stack: stop step failed")
+        if self._env_before is not None:
+            # Leave the process as it was (tests run other suites after the e2e tests).
+            for key in set(os.environ) - set(self._env_before):
+                del os.environ[key]
+            os.environ.update(self._env_before)
+            self._env_before = None
+            reset_cached_clients()
         self._started = False
 
     def __enter__(self) -> LocalStack:

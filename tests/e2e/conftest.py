@@ -2,7 +2,9 @@
 rules engine, the ingest poller, the Chalice API) shared by every e2e test.
 
 With ``pytest -n 2 --dist loadgroup`` every e2e test carries ``xdist_group("e2e")``, so a
-single worker runs them all and only that worker starts the stack.
+single worker runs them all and only that worker starts the stack. The stack is stopped right
+after the last e2e test of a run of consecutive e2e tests (not at session end): it points the
+process's AWS clients at its moto server, which other suites (``mock_aws``) must not see.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import itertools
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -20,37 +23,70 @@ from tests.e2e.helpers import PACK_MODEL, Api, Device, Publisher
 _serials = itertools.count(1)
 
 
+def _is_e2e(item: pytest.Item | None) -> bool:
+    return item is not None and "tests/e2e/" in str(item.path).replace("\\", "/")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # Belt and braces: every test under tests/e2e is e2e and in the one xdist group.
     for item in items:
-        if "tests/e2e/" in str(item.fspath).replace("\\", "/"):
+        if _is_e2e(item):
             item.add_marker(pytest.mark.e2e)
             item.add_marker(pytest.mark.xdist_group("e2e"))
 
 
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from infra.local.stack import LocalStack
+class _Shared:
+    """The run's one stack (started on first use) and the operator's token."""
 
-    # Own state dir: never disturbs a developer's running `make run` (.local/).
-    local = LocalStack(packs=2, cabinets=1, simulator=False, state_dir=tmp_path_factory.mktemp("local"))
-    local.start()
-    try:
-        yield local
-    finally:
-        local.stop()
+    stack: Any = None
+    token: str | None = None
+
+    @classmethod
+    def get(cls, state_dir: Path) -> Any:
+        if cls.stack is None:
+            from infra.local.stack import LocalStack
+
+            # Own state dir: never disturbs a developer's running `make run` (.local/).
+            local = LocalStack(packs=2, cabinets=1, simulator=False, state_dir=state_dir)
+            local.start()
+            cls.stack = local
+        return cls.stack
+
+    @classmethod
+    def stop(cls) -> None:
+        if cls.stack is not None:
+            cls.stack.stop()
+        cls.stack = None
+        cls.token = None
 
 
-@pytest.fixture(scope="session")
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    if _Shared.stack is not None and _is_e2e(item) and not _is_e2e(nextitem):
+        _Shared.stop()
+
+
+def pytest_sessionfinish() -> None:
+    _Shared.stop()
+
+
+@pytest.fixture
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    return _Shared.get(tmp_path_factory.mktemp("local") if _Shared.stack is None else Path())
+
+
+@pytest.fixture
 def api(stack: Any) -> Api:
     """Log in through (moto) Cognito with the seeded operator: a real, signed ID token."""
-    idp = boto3.client("cognito-idp", endpoint_url=stack.moto_endpoint, region_name="us-east-1")
-    auth = idp.initiate_auth(
-        ClientId=stack.resources.user_pool_client_id,
-        AuthFlow="USER_PASSWORD_AUTH",
-        AuthParameters={"USERNAME": stack.login.username, "PASSWORD": stack.login.password},
-    )["AuthenticationResult"]
-    return Api(base=stack.api_url, token=auth["IdToken"])
+    if _Shared.token is None:
+        idp = boto3.client("cognito-idp", endpoint_url=stack.moto_endpoint, region_name="us-east-1")
+        auth = idp.initiate_auth(
+            ClientId=stack.resources.user_pool_client_id,
+            AuthFlow="USER_PASSWORD_AUTH",
+            AuthParameters={"USERNAME": stack.login.username, "PASSWORD": stack.login.password},
+        )["AuthenticationResult"]
+        _Shared.token = auth["IdToken"]
+    return Api(base=stack.api_url, token=_Shared.token)
 
 
 @pytest.fixture
