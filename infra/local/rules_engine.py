@@ -116,6 +116,7 @@ class RulesEngine:
         self._client: mqtt.Client | None = None
         self._subscribed = threading.Event()
         self._pending_subs: set[int] = set()
+        self._stopping = threading.Event()
 
     # -- lifecycle ----------------------------------------------------------------------
     def start(self) -> RulesEngine:
@@ -144,6 +145,9 @@ class RulesEngine:
         return self
 
     def stop(self) -> None:
+        # Queued messages are not acknowledged, so the broker still owns them (in AWS the rules
+        # engine never stops); do not drain them into a stream nobody reads any more.
+        self._stopping.set()
         client, self._client = self._client, None
         if client is not None:
             client.disconnect()
@@ -185,7 +189,7 @@ class RulesEngine:
         s3 = session.client("s3")
         while True:
             msg = q.get()
-            if msg is None:
+            if msg is None or self._stopping.is_set():
                 return
             ctx = MessageContext(
                 topic=msg.topic,

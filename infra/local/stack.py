@@ -268,25 +268,30 @@ class LocalStack:
 
     def stop(self) -> None:
         """Stop everything started, in reverse order; safe to call twice."""
+        t0 = time.monotonic()
         if self._simulator is not None:
             with contextlib.suppress(Exception):
                 self._simulator.stop()
             self._simulator = None
+            log.info("stopped the simulator in %.2fs", time.monotonic() - t0)
         for server in (self._api_server, self._console_server):
             if server is not None:
                 with contextlib.suppress(Exception):
                     server.shutdown()
                     server.server_close()
         self._api_server = self._console_server = None
+        log.info("stopped the HTTP servers at %.2fs", time.monotonic() - t0)
         for t in self._threads:
             t.join(timeout=5)
         self._threads.clear()
         while self._stops:
             stop = self._stops.pop()
+            t1 = time.monotonic()
             try:
                 stop()
             except Exception:
                 log.exception("local stack: stop step failed")
+            log.info("stopped %s in %.2fs", getattr(stop, "__qualname__", stop), time.monotonic() - t1)
         if self._env_before is not None:
             # Leave the process as it was (tests run other suites after the e2e tests).
             for key in set(os.environ) - set(self._env_before):
