@@ -36,7 +36,12 @@ def main(argv: list[str] | None = None) -> int:
     if not only or "moto" in only:
         results["b_ingest_throughput_moto"] = ingest_moto.run()
     if not only or "latency" in only:
-        results["c_publish_to_stored_latency"] = latency.run()
+        # 200 devices is what the issue asks for; it saturates the single-process moto server, so
+        # a 50-device run shows the pipeline's own latency below saturation.
+        results["c_publish_to_stored_latency"] = {
+            "200_devices": latency.run(devices=200),
+            "50_devices": latency.run(devices=50),
+        }
     cpu_us = results.get("a_validation_cpu", {}).get("validate_and_extremes_us_per_msg")
     results["d_cost_per_million_messages"] = cost.run(cpu_us)
     OUT.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")

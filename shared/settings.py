@@ -45,6 +45,8 @@ class Settings(BaseModel):
     #: IoT: policy attached to every device certificate, thing type names per kind.
     device_policy_name: str = "voltops-device"
     iot_endpoint: str | None = None
+    #: MQTT port devices connect to (8883 on AWS IoT Core; the local broker's mTLS port locally).
+    mqtt_port: int = Field(default=8883, ge=1, le=65535)
     metrics_namespace: str = "VoltOps"
 
     @classmethod

@@ -129,6 +129,7 @@ def device_service() -> DeviceService:
         broker=o.broker or NoBrokerHook(),
         policy_name=get_settings().device_policy_name,
         mqtt_endpoint=(lambda: o.mqtt_endpoint) if o.mqtt_endpoint else data_endpoint,
+        mqtt_port=get_settings().mqtt_port,
     )
 
 

@@ -6,8 +6,15 @@ certificate registry, Kinesis, Cognito (with its JWKS endpoint) and S3/SQS/Dynam
 
 from __future__ import annotations
 
-import logging
+import contextlib
+import ctypes
 import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from dataclasses import dataclass, field
 
 #: Dummy credentials: moto accepts anything, and real ones must never be picked up locally.
@@ -45,29 +52,60 @@ def reset_cached_clients() -> None:
                 value.cache_clear()
 
 
+def _die_with_parent() -> None:
+    """Linux: the moto server gets SIGTERM if the stack's process dies, even by SIGKILL."""
+    with contextlib.suppress(Exception):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def _free_port(host: str) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
 @dataclass
 class MotoServer:
-    """A ``ThreadedMotoServer`` on 127.0.0.1 and a free port."""
+    """moto's server in a child process on 127.0.0.1 and a free port.
+
+    A child process rather than ``ThreadedMotoServer``: moto is pure Python, and sharing one
+    interpreter (one GIL) with the rules engine, the pollers, the handlers and the simulator
+    made the whole pipeline CPU-bound on moto. Nothing of the stack reads moto's in-process
+    backends; everything goes through the AWS APIs, exactly as against AWS.
+    """
 
     host: str = "127.0.0.1"
     port: int = 0
-    _server: object | None = field(default=None, repr=False)
+    _proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     _saved_env: dict[str, str | None] = field(default_factory=dict, repr=False)
 
     @property
     def endpoint(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def start(self) -> MotoServer:
-        # verbose=False does not silence werkzeug's per-request log lines.
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        from moto.server import ThreadedMotoServer
-
-        server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
-        server.start()
-        # ThreadedMotoServer keeps the bound werkzeug server privately; port 0 = a free port.
-        self.port = server._server.server_port  # type: ignore[attr-defined]
-        self._server = server
+    def start(self, timeout_s: float = 30.0) -> MotoServer:
+        if not self.port:
+            self.port = _free_port(self.host)
+        self._proc = subprocess.Popen(
+            [sys.executable, "-c", "from moto.server import main; main()", "-H", self.host, "-p", str(self.port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,  # werkzeug logs every request
+            preexec_fn=_die_with_parent,
+        )
+        deadline = time.monotonic() + timeout_s
+        while True:
+            if self._proc.poll() is not None:
+                raise RuntimeError(f"moto server exited at start-up with code {self._proc.returncode}")
+            try:
+                # An empty reset doubles as the readiness probe.
+                req = urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST")  # noqa: S310
+                urllib.request.urlopen(req, timeout=2).close()  # noqa: S310 - loopback only
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError(f"moto server not ready on {self.endpoint} after {timeout_s} s") from None
+                time.sleep(0.05)
         self._apply_env()
         return self
 
@@ -78,9 +116,14 @@ class MotoServer:
         reset_cached_clients()
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.stop()  # type: ignore[attr-defined]
-            self._server = None
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)
         for key, value in self._saved_env.items():
             if value is None:
                 os.environ.pop(key, None)

@@ -238,6 +238,9 @@ class LocalStack:
             from functions.api import wiring
             from shared.settings import get_settings
 
+            # Registration responses must name the local broker's mTLS port, not IoT Core's 8883.
+            os.environ["MQTT_PORT"] = str(self.tls_port)
+            get_settings.cache_clear()
             wiring.configure(issuer=self.issuer, broker=self.broker_access, mqtt_endpoint="localhost")
             self._stops.append(wiring.reset)
             settings = get_settings()

@@ -17,9 +17,13 @@ PLATFORM_TENANT = "_platform"
 
 
 class DynamoDeviceDirectory:
-    def __init__(self, ttl_s: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, ttl_s: float = 60.0, miss_ttl_s: float = 5.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         bind_tables()
         self._ttl_s = ttl_s
+        # A device registered moments ago must not stay "unknown" for a whole minute.
+        self._miss_ttl_s = miss_ttl_s
         self._clock = clock
         self._cache: dict[tuple[str, str], tuple[float, DeviceInfo | None]] = {}
         self._models: dict[tuple[str, str], tuple[float, DeviceModel | None]] = {}
@@ -28,7 +32,7 @@ class DynamoDeviceDirectory:
         key = (tenant_id, thing_name)
         now = self._clock()
         hit = self._cache.get(key)
-        if hit is not None and now - hit[0] < self._ttl_s:
+        if hit is not None and now - hit[0] < (self._ttl_s if hit[1] is not None else self._miss_ttl_s):
             return hit[1]
         info: DeviceInfo | None = None
         try:

@@ -8,6 +8,7 @@ state is a conditional put that only moves forward in device time.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from pynamodb.exceptions import PutError
@@ -17,6 +18,7 @@ from shared.domain.telemetry.ingest import StoredSample
 from shared.settings import get_settings
 
 _TS_DIGITS = 13  # epoch ms until the year 2286
+_LATEST_WORKERS = 8
 
 
 def series_key(tenant_id: str, thing_name: str, message_type: str) -> str:
@@ -65,28 +67,38 @@ class DynamoTelemetryStore:
             cur = newest.get(key)
             if cur is None or (s.device_ts_ms, s.seq) > (cur.device_ts_ms, cur.seq):
                 newest[key] = s
-        for s in newest.values():
-            item = LatestStateItem(
-                tenant_id=s.tenant_id,
-                state_key=f"{s.thing_name}#{s.message_type}",
-                thing_name=s.thing_name,
-                message_type=s.message_type,
-                device_ts_ms=s.device_ts_ms,
-                arrival_ms=s.arrival_ms,
-                boot_id=s.boot_id,
-                seq=s.seq,
-                body=s.body,
-                derived=s.derived,
+        # One conditional put per device (BatchWriteItem takes no conditions); they are
+        # independent and I/O-bound, so a small pool overlaps their round trips.
+        if len(newest) == 1:
+            self._put_latest(next(iter(newest.values())))
+            return
+        with ThreadPoolExecutor(max_workers=min(_LATEST_WORKERS, len(newest))) as pool:
+            for future in [pool.submit(self._put_latest, s) for s in newest.values()]:
+                future.result()  # re-raise the first failure: the batch is retried
+
+    @staticmethod
+    def _put_latest(s: StoredSample) -> None:
+        item = LatestStateItem(
+            tenant_id=s.tenant_id,
+            state_key=f"{s.thing_name}#{s.message_type}",
+            thing_name=s.thing_name,
+            message_type=s.message_type,
+            device_ts_ms=s.device_ts_ms,
+            arrival_ms=s.arrival_ms,
+            boot_id=s.boot_id,
+            seq=s.seq,
+            body=s.body,
+            derived=s.derived,
+        )
+        try:
+            item.save(
+                condition=LatestStateItem.device_ts_ms.does_not_exist()
+                | (LatestStateItem.device_ts_ms < s.device_ts_ms)
             )
-            try:
-                item.save(
-                    condition=LatestStateItem.device_ts_ms.does_not_exist()
-                    | (LatestStateItem.device_ts_ms < s.device_ts_ms)
-                )
-            except PutError as exc:
-                if exc.cause_response_code != "ConditionalCheckFailedException":
-                    raise
-                # An equal or newer sample is already the latest: keep it (out-of-order data).
+        except PutError as exc:
+            if exc.cause_response_code != "ConditionalCheckFailedException":
+                raise
+            # An equal or newer sample is already the latest: keep it (out-of-order data).
 
     def mark_processed(self, message_keys: Sequence[str], now_ms: int) -> None:
         with DedupeItem.batch_write() as batch:

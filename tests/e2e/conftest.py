@@ -95,6 +95,8 @@ def new_device(stack: Any) -> Callable[..., Device]:
 
     def make(model_id: str = PACK_MODEL) -> Device:
         reg = stack.register_device(f"E2E-{next(_serials):04d}-{uuid.uuid4().hex[:6]}", model_id)
+        # The registration response tells the device where to connect: the local mTLS listener.
+        assert (reg.mqtt.endpoint, reg.mqtt.port) == ("localhost", stack.tls_port)
         d = stack.fleet[reg.device.thing_name]
         return Device(reg.device.thing_name, stack.tenant, d.cert_path, d.key_path)
 

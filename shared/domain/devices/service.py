@@ -76,10 +76,10 @@ class ScopedModel:
     model: DeviceModel
 
 
-def mqtt_access(tenant_id: str, thing_name: str, endpoint: str | None) -> MqttAccess:
+def mqtt_access(tenant_id: str, thing_name: str, endpoint: str | None, port: int = MQTT_PORT) -> MqttAccess:
     return MqttAccess(
         endpoint=endpoint,
-        port=MQTT_PORT,
+        port=port,
         client_id=thing_name,
         uplink={t.value: topics.uplink(tenant_id, thing_name, t) for t in topics.UpType},
         downlink={t.value: topics.downlink(tenant_id, thing_name, t) for t in topics.DownType},
@@ -180,6 +180,7 @@ class DeviceService:
         broker: BrokerAccess,
         policy_name: str,
         mqtt_endpoint: Callable[[], str | None] = lambda: None,
+        mqtt_port: int = MQTT_PORT,
         clock: Callable[[], int] = now_ms,
     ) -> None:
         self.devices = devices
@@ -190,6 +191,7 @@ class DeviceService:
         self.broker = broker
         self.policy_name = policy_name
         self.mqtt_endpoint = mqtt_endpoint
+        self.mqtt_port = mqtt_port
         self.clock = clock
 
     # --- queries -------------------------------------------------------------------------------
@@ -289,7 +291,7 @@ class DeviceService:
             device=device,
             certificate_pem=cert.certificate_pem,
             private_key_pem=cert.private_key_pem,
-            mqtt=mqtt_access(tenant, thing, self.mqtt_endpoint()),
+            mqtt=mqtt_access(tenant, thing, self.mqtt_endpoint(), self.mqtt_port),
         )
 
     def revoke(self, principal: Principal, thing_name: str, cmd: RevokeDevice) -> Device:
