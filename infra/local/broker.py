@@ -157,6 +157,9 @@ class MosquittoBroker:
             stderr=subprocess.STDOUT,
             text=True,
             preexec_fn=_die_with_parent,
+            # Own process group: a terminal's Ctrl-C goes to the stack, which stops the
+            # children in order (the rules engine drains before the broker goes away).
+            start_new_session=True,
         )
         self._reader = threading.Thread(target=self._read_log, name="mosquitto-log", daemon=True)
         self._reader.start()

@@ -91,6 +91,8 @@ class MotoServer:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,  # werkzeug logs every request
             preexec_fn=_die_with_parent,
+            # Own process group: Ctrl-C reaches the stack only, which stops moto last.
+            start_new_session=True,
         )
         deadline = time.monotonic() + timeout_s
         while True:

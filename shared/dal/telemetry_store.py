@@ -18,7 +18,7 @@ from shared.domain.telemetry.ingest import StoredSample
 from shared.settings import get_settings
 
 _TS_DIGITS = 13  # epoch ms until the year 2286
-_LATEST_WORKERS = 8
+_LATEST_WORKERS = 4  # below botocore's default pool of 10 connections, even with 2 pollers
 
 
 def series_key(tenant_id: str, thing_name: str, message_type: str) -> str:
