@@ -57,6 +57,7 @@ def _to_device(item: DeviceItem) -> Device:
         created_at_ms=int(item.created_at_ms),
         updated_at_ms=int(item.updated_at_ms),
         revoked_at_ms=int(item.revoked_at_ms) if item.revoked_at_ms is not None else None,
+        status_reason=item.status_reason,
     )
 
 
@@ -76,6 +77,7 @@ def _to_item(device: Device) -> DeviceItem:
         created_at_ms=device.created_at_ms,
         updated_at_ms=device.updated_at_ms,
         revoked_at_ms=device.revoked_at_ms,
+        status_reason=device.status_reason,
     )
 
 

@@ -61,6 +61,7 @@ class DeviceItem(_Base):
     created_at_ms = NumberAttribute()
     updated_at_ms = NumberAttribute()
     revoked_at_ms = NumberAttribute(null=True)
+    status_reason = UnicodeAttribute(null=True)
     by_thing = ThingIndex()
 
 

@@ -86,6 +86,8 @@ class Device(_Strict):
     created_at_ms: int
     updated_at_ms: int
     revoked_at_ms: int | None = None
+    #: Reason code of the last status change (revoke/decommission), kept with the device.
+    status_reason: str | None = None
 
 
 @dataclass(frozen=True)

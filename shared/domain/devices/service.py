@@ -304,7 +304,14 @@ class DeviceService:
             raise Conflict(f"device {thing_name!r} is decommissioned; nothing to revoke", code="device_decommissioned")
         self._cut_access(device)
         now = self.clock()
-        revoked = device.model_copy(update={"status": DeviceStatus.REVOKED, "revoked_at_ms": now, "updated_at_ms": now})
+        revoked = device.model_copy(
+            update={
+                "status": DeviceStatus.REVOKED,
+                "revoked_at_ms": now,
+                "updated_at_ms": now,
+                "status_reason": cmd.reason,
+            }
+        )
         self.devices.replace(revoked, expected_status=device.status.value)
         log.info(
             "device revoked",
@@ -330,6 +337,7 @@ class DeviceService:
                 "status": DeviceStatus.DECOMMISSIONED,
                 "updated_at_ms": now,
                 "revoked_at_ms": device.revoked_at_ms or now,
+                "status_reason": cmd.reason or device.status_reason,
             }
         )
         self.devices.replace(done, expected_status=device.status.value)

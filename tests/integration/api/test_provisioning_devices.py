@@ -42,6 +42,7 @@ def test_register_list_detail_revoke_roundtrip(api):
 
     r = api.post(f"/v1/devices/{thing}/revoke", {"reason": "key_compromised"})
     assert r.status_code == 200 and r.json_body["status"] == "revoked"
+    assert api.get(f"/v1/devices/{thing}").json_body["status_reason"] == "key_compromised"
     assert api.iot.describe_certificate(certificateId=cert_id)["certificateDescription"]["status"] == "INACTIVE"
     assert api.iot.list_thing_principals(thingName=thing)["principals"] == []
     assert api.iot.list_attached_policies(target=cert_arn)["policies"] == []
