@@ -8,6 +8,7 @@ from pathlib import Path
 from aws_cdk import CfnOutput, Stack, Tags
 from constructs import Construct
 
+from infra.constructs.analytics import Analytics
 from infra.constructs.api import Api, chalice_routes
 from infra.constructs.events import Events
 from infra.constructs.ingest import INGEST_SERVICE, Ingest
@@ -42,6 +43,7 @@ class VoltOpsStack(Stack):
         Tags.of(self).add("stage", stage)
 
         storage = Storage(self, "Storage", stage=stage)
+        self.analytics = Analytics(self, "Analytics", stage=stage, archive=storage.archive)
         lambdas = LambdaFactory(self, "Lambdas", stage=stage, key=storage.key, layer_dir=layer_dir)
         platform_events = Events(self, "Events", stage=stage)
         ingest = Ingest(
