@@ -8,8 +8,6 @@ plus a plain loopback listener for the paho test client that plays the platform.
 
 from __future__ import annotations
 
-import datetime as dt
-import ipaddress
 import json
 import os
 import shutil
@@ -24,15 +22,12 @@ from pathlib import Path
 
 import paho.mqtt.client as paho
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from device_sdk.client import ClientConfig, DeviceClient
 from device_sdk.commands import CommandRejected
 from device_sdk.simulate.catalog import STORAGE_CABINET_NMC, SWAP_PACK_48V
 from device_sdk.simulate.fleet import Fleet, FleetEntry, FleetSettings
+from infra.local.ca import LocalCA, write_private
 from shared.contracts import topics
 from shared.contracts.devices import DeviceKind
 from shared.contracts.telemetry import BatteryPackTelemetry, Command, CommandName
@@ -47,111 +42,42 @@ pytestmark = [
 ]
 
 
-# ---- throwaway PKI -----------------------------------------------------------------------------
-
-
-def _key() -> ec.EllipticCurvePrivateKey:
-    return ec.generate_private_key(ec.SECP256R1())
-
-
-def _write_key(key: ec.EllipticCurvePrivateKey, path: Path) -> None:
-    path.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-
-
-def _cert(
-    subject_cn: str,
-    key: ec.EllipticCurvePrivateKey,
-    issuer_cn: str,
-    issuer_key: ec.EllipticCurvePrivateKey,
-    *,
-    ca: bool = False,
-    sans: list[x509.GeneralName] | None = None,
-    server: bool = False,
-) -> x509.Certificate:
-    now = dt.datetime.now(dt.UTC)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject_cn)]))
-        .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer_cn)]))
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-    )
-    if ca:
-        builder = builder.add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        ).add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-    else:
-        usage = x509.oid.ExtendedKeyUsageOID.SERVER_AUTH if server else x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH
-        builder = builder.add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
-        builder = builder.add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()), critical=False
-        )
-    if sans:
-        builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
-    return builder.sign(issuer_key, hashes.SHA256())
+# ---- throwaway PKI (the local stack's CA, in a temp dir) --------------------------------------
 
 
 @dataclass(frozen=True)
 class Pki:
     directory: Path
-    ca: Path
-    ca_key: ec.EllipticCurvePrivateKey
-    server_cert: Path
-    server_key: Path
+    authority: LocalCA
     device_cert: Path
     device_key: Path
 
+    @property
+    def ca(self) -> Path:
+        return self.authority.files.ca_cert
+
+    @property
+    def server_cert(self) -> Path:
+        return self.authority.files.server_cert
+
+    @property
+    def server_key(self) -> Path:
+        return self.authority.files.server_key
+
     def issue_device(self, thing: str) -> tuple[Path, Path]:
         """A device certificate (CN = thing name) and key signed by the test CA."""
-        key = _key()
-        cert = _cert(thing, key, "voltops-test-ca", self.ca_key)
+        cert_pem, key_pem = self.authority.issue_device(thing)
         cert_path, key_path = self.directory / f"{thing}.pem", self.directory / f"{thing}.key"
-        cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-        _write_key(key, key_path)
+        cert_path.write_text(cert_pem)
+        write_private(key_path, key_pem.encode())
         return cert_path, key_path
 
 
 def make_pki(directory: Path, thing: str) -> Pki:
     """A CA, a server cert for localhost/127.0.0.1 and a device cert whose CN is the thing name."""
     directory.mkdir(parents=True, exist_ok=True)
-    ca_key, server_key = _key(), _key()
-    ca = _cert("voltops-test-ca", ca_key, "voltops-test-ca", ca_key, ca=True)
-    server = _cert(
-        "localhost",
-        server_key,
-        "voltops-test-ca",
-        ca_key,
-        server=True,
-        sans=[x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))],
-    )
-    (directory / "ca.pem").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    (directory / "server.pem").write_bytes(server.public_bytes(serialization.Encoding.PEM))
-    _write_key(server_key, directory / "server.key")
-    pki = Pki(
-        directory=directory,
-        ca=directory / "ca.pem",
-        ca_key=ca_key,
-        server_cert=directory / "server.pem",
-        server_key=directory / "server.key",
-        device_cert=directory / f"{thing}.pem",
-        device_key=directory / f"{thing}.key",
-    )
+    authority = LocalCA(directory).ensure()
+    pki = Pki(directory, authority, directory / f"{thing}.pem", directory / f"{thing}.key")
     pki.issue_device(thing)
     return pki
 

@@ -23,6 +23,7 @@ def _have_mosquitto() -> bool:
 
 
 def test_acl_grants_exactly_the_policy_scope() -> None:
+    """LCM-SEC-5, ARC-2: the local broker ACL grants a thing exactly the topics its IoT policy allows."""
     text = acl_text({"pack-1": "demo"})
     assert "user pack-1" in text
     assert f"topic write {topics.device_uplink_filter('demo', 'pack-1')}" in text
@@ -31,11 +32,13 @@ def test_acl_grants_exactly_the_policy_scope() -> None:
 
 
 def test_acl_refuses_unsafe_ids() -> None:
+    """LCM-SEC-5: ids that could widen an ACL entry (wildcards, separators) are refused."""
     with pytest.raises(topics.TopicError):
         acl_text({"pack 1\ntopic write #": "demo"})
 
 
 def test_ca_signs_csr_with_the_thing_as_subject(tmp_path: Path) -> None:
+    """LCM-SEC-3: the local CA signs a device CSR with the thing name forced as the subject."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -61,6 +64,7 @@ def test_ca_signs_csr_with_the_thing_as_subject(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(not _have_mosquitto(), reason="mosquitto not installed (scripts/ensure_system_packages.sh)")
 def test_mtls_listener_enforces_acl_and_crl(tmp_path: Path) -> None:
+    """LCM-SEC-3, LCM-SEC-5: the mTLS listener refuses other things' topics and revoked certificates."""
     ca = LocalCA(tmp_path).ensure()
     broker = MosquittoBroker(tmp_path, ca.files).start()
     access = LocalBrokerAccess(broker)

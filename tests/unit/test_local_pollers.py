@@ -48,6 +48,7 @@ def wait_for(cond, timeout: float = 10.0) -> None:
 
 
 def test_first_failure() -> None:
+    """ARC-3: the poller finds the first failed record of a ReportBatchItemFailures response."""
     recs = [{"SequenceNumber": s} for s in ("1", "2", "3")]
     assert first_failure({"batchItemFailures": []}, recs) is None
     assert first_failure(None, recs) is None
@@ -58,6 +59,7 @@ def test_first_failure() -> None:
 
 
 def test_event_has_the_lambda_kinesis_shape_and_all_records_arrive_in_order(aws) -> None:
+    """ARC-3, ARC-7: the local poller calls the handler with Lambda's Kinesis event shape, in stream order."""
     kinesis, dlq = aws
     seen: list[dict] = []
 
@@ -83,6 +85,7 @@ def test_event_has_the_lambda_kinesis_shape_and_all_records_arrive_in_order(aws)
 
 
 def test_partial_failure_retries_from_the_first_failed_record(aws) -> None:
+    """ARC-3, LCM-PF-8: a partial batch failure is retried from the first failed record, as Lambda does."""
     kinesis, dlq = aws
     calls: list[list[str]] = []
     seqs = put(kinesis, 4)
@@ -105,6 +108,7 @@ def test_partial_failure_retries_from_the_first_failed_record(aws) -> None:
 
 
 def test_a_record_that_keeps_failing_goes_to_the_dlq_and_the_rest_continue(aws) -> None:
+    """ARC-3, LCM-PF-8: a poison record goes to the DLQ after bounded retries and the stream moves on."""
     kinesis, dlq = aws
     seqs = put(kinesis, 3)
     delivered: list[str] = []

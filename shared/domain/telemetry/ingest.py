@@ -26,7 +26,6 @@ from shared.domain.telemetry.extremes import pack_extremes
 from shared.domain.telemetry.validation import (
     DeviceDirectory,
     Rejected,
-    RuleOutput,
     ValidMessage,
     decode_rule_output,
     validate,
@@ -162,11 +161,11 @@ class IngestService:
         try:
             return validate(out, self._directory)
         except Rejected as rej:
-            # Keep topic and arrival time for the quarantine record.
-            raise _RejectedWithContext(rej, out) from rej
+            rej.out = out  # keep topic and arrival time for the quarantine record
+            raise
 
     def _quarantine_record(self, record: StreamRecord, rej: Rejected, result: BatchResult) -> None:
-        out: RuleOutput | None = rej.out if isinstance(rej, _RejectedWithContext) else None
+        out = rej.out
         entry = QuarantineEntry(
             record_id=record.record_id,
             reason=rej.reason,
@@ -214,9 +213,3 @@ class IngestService:
             result.failed_record_ids.extend(r.record_id for r, _ in fresh)
             return
         result.stored += len(samples)
-
-
-class _RejectedWithContext(Rejected):
-    def __init__(self, rej: Rejected, out: RuleOutput) -> None:
-        super().__init__(rej.reason, rej.detail)
-        self.out = out

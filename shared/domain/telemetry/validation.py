@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 from typing import Any, Protocol
 
@@ -44,6 +44,8 @@ class Rejected(Exception):
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
         self.detail = detail
+        #: The decoded rule output, when decoding got that far (for the quarantine record).
+        self.out: RuleOutput | None = None
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,6 @@ class ValidMessage:
     arrival_ms: int
     raw: bytes
     clock_suspect: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def boot_id(self) -> str:
