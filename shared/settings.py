@@ -24,6 +24,14 @@ class Settings(BaseModel):
     latest_state_table: str = "voltops-latest-state"
     history_table: str = "voltops-telemetry-history"
     dedupe_table: str = "voltops-dedupe"
+    alarms_table: str = "voltops-alarms"
+    alarm_timeline_table: str = "voltops-alarm-timeline"
+    alarm_state_table: str = "voltops-alarm-state"
+    alarm_rules_table: str = "voltops-alarm-rules"
+    commands_table: str = "voltops-commands"
+    notifications_table: str = "voltops-notifications"
+    notification_policies_table: str = "voltops-notification-policies"
+    escalations_table: str = "voltops-escalations"
 
     archive_bucket: str = "voltops-raw-archive"
     quarantine_bucket: str = "voltops-quarantine"
@@ -48,6 +56,18 @@ class Settings(BaseModel):
     #: MQTT port devices connect to (8883 on AWS IoT Core; the local broker's mTLS port locally).
     mqtt_port: int = Field(default=8883, ge=1, le=65535)
     metrics_namespace: str = "VoltOps"
+
+    #: Alarms: how long rule sets and device data stay cached in a warm function, and how often
+    #: the engine state of a quiet device is checkpointed (transitions are always written at once).
+    alarm_rules_cache_s: float = Field(default=30.0, ge=0)
+    alarm_state_checkpoint_s: float = Field(default=60.0, ge=0)
+    #: Notifications: the SES sender identity, and the voice-call provider settings (Amazon Connect).
+    notification_sender: str = "alarms@voltops.example"
+    voice_connect_instance_id: str | None = None
+    voice_contact_flow_id: str | None = None
+    voice_source_phone: str | None = None
+    #: Where the console's live updates are published (MQTT topic prefix per tenant).
+    console_topic_prefix: str = "voltops/v1"
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:

@@ -5,6 +5,7 @@ local broker's ACL. Nothing else may build or parse a topic string.
 
     voltops/v1/{tenant}/{thing}/up/{message_type}     device -> platform (QoS 1)
     voltops/v1/{tenant}/{thing}/down/{message_type}   platform -> device (QoS 1)
+    voltops/console/v1/{tenant}/{stream}              platform -> the tenant's consoles (live updates)
 
 Levels (1-based, as IoT SQL's ``topic(n)`` counts them): 1 ``voltops``, 2 version,
 3 tenant, 4 thing, 5 direction, 6 message type.
@@ -68,6 +69,26 @@ def downlink(tenant: str, thing: str, message_type: DownType = DownType.COMMAND)
 
 #: Filter matching every uplink message of every device (the ingest rule's FROM clause).
 UPLINK_FILTER = f"{ROOT}/{VERSION}/+/+/{Direction.UP.value}/+"
+
+
+class ConsoleStream(StrEnum):
+    """Live-update streams the platform pushes to a tenant's consoles (never to devices)."""
+
+    ALARMS = "alarms"
+    NOTIFICATIONS = "notifications"
+    COMMANDS = "commands"
+
+
+CONSOLE_ROOT = f"{ROOT}/console/{VERSION}"
+
+
+def console(tenant: str, stream: ConsoleStream) -> str:
+    """Topic of one tenant's console stream; a console may only subscribe to its own tenant's."""
+    return f"{CONSOLE_ROOT}/{check_id(tenant, 'tenant')}/{stream.value}"
+
+
+def console_filter(tenant: str) -> str:
+    return f"{CONSOLE_ROOT}/{check_id(tenant, 'tenant')}/#"
 
 
 def device_uplink_filter(tenant: str, thing: str) -> str:

@@ -18,7 +18,7 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     UnicodeSetAttribute,
 )
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
 from shared.settings import get_settings
@@ -134,6 +134,210 @@ class DedupeItem(_Base):
     expires_at = NumberAttribute()  # TTL attribute, epoch seconds
 
 
+# ---- alarms, commands, notifications (issue 3) ---------------------------------------------------
+
+
+class AlarmTimeIndex(GlobalSecondaryIndex["AlarmItem"]):
+    """A tenant's alarms by time of raising (newest first with ScanIndexForward=False)."""
+
+    class Meta:
+        index_name = "by-time"
+        projection = AllProjection()
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    time_key = UnicodeAttribute(range_key=True)
+
+
+class AlarmDeviceIndex(GlobalSecondaryIndex["AlarmItem"]):
+    """One device's alarms by time (pk ``tenant#thing``)."""
+
+    class Meta:
+        index_name = "by-device"
+        projection = AllProjection()
+
+    device_key = UnicodeAttribute(hash_key=True)
+    time_key = UnicodeAttribute(range_key=True)
+
+
+class AlarmStatusIndex(GlobalSecondaryIndex["AlarmItem"]):
+    """A tenant's alarms in one status by time (pk ``tenant#status``)."""
+
+    class Meta:
+        index_name = "by-status"
+        projection = AllProjection()
+
+    status_key = UnicodeAttribute(hash_key=True)
+    time_key = UnicodeAttribute(range_key=True)
+
+
+class AlarmItem(_Base):
+    """An alarm. pk tenant, sk alarm id; ``time_key`` = ``raised_at_ms(13 digits)#alarm_id``."""
+
+    class Meta(_Base.Meta):
+        pass
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    alarm_id = UnicodeAttribute(range_key=True)
+    time_key = UnicodeAttribute()
+    device_key = UnicodeAttribute()
+    status_key = UnicodeAttribute()
+    thing_name = UnicodeAttribute()
+    rule_id = UnicodeAttribute()
+    level = NumberAttribute()
+    status = UnicodeAttribute()
+    raised_at_ms = NumberAttribute()
+    updated_at_ms = NumberAttribute()
+    body = JSONAttribute()  # shared.contracts.alarms.Alarm
+    by_time = AlarmTimeIndex()
+    by_device = AlarmDeviceIndex()
+    by_status = AlarmStatusIndex()
+
+
+class AlarmTimelineItem(_Base):
+    """One timeline entry. pk ``tenant#alarm_id``, sk ``at_ms(13)#entry_id`` (append-only)."""
+
+    class Meta(_Base.Meta):
+        pass
+
+    alarm_key = UnicodeAttribute(hash_key=True)
+    entry_key = UnicodeAttribute(range_key=True)
+    body = JSONAttribute()  # shared.contracts.alarms.TimelineEntry
+
+
+class LastSeenIndex(GlobalSecondaryIndex["AlarmStateItem"]):
+    """Engine state items by last message time, in ``comm_shard`` shards (loss-of-communication sweep)."""
+
+    class Meta:
+        index_name = "by-last-seen"
+        projection = KeysOnlyProjection()
+
+    comm_shard = NumberAttribute(hash_key=True)
+    last_seen_ms = NumberAttribute(range_key=True)
+
+
+class AlarmStateItem(_Base):
+    """Per-device alarm state. pk ``tenant#thing``; sk ``engine`` (rule-engine state, versioned)
+    or ``active#<rule_id>`` (the one active alarm of a rule and device)."""
+
+    class Meta(_Base.Meta):
+        pass
+
+    device_key = UnicodeAttribute(hash_key=True)
+    item = UnicodeAttribute(range_key=True)
+    version = NumberAttribute(null=True)
+    state = JSONAttribute(null=True)
+    alarm_id = UnicodeAttribute(null=True)
+    comm_shard = NumberAttribute(null=True)
+    last_seen_ms = NumberAttribute(null=True)
+    updated_at_ms = NumberAttribute()
+    by_last_seen = LastSeenIndex()
+
+
+class AlarmRuleSetItem(_Base):
+    """One immutable version of a scope's rule set. pk ``tenant#scope``, sk version."""
+
+    class Meta(_Base.Meta):
+        pass
+
+    scope_key = UnicodeAttribute(hash_key=True)
+    version = NumberAttribute(range_key=True)
+    body = JSONAttribute()  # shared.contracts.alarms.RuleSetVersion
+    created_at_ms = NumberAttribute()
+
+
+class CommandDeviceIndex(GlobalSecondaryIndex["CommandItem"]):
+    """One device's commands by issue time (pk ``tenant#thing``)."""
+
+    class Meta:
+        index_name = "by-device"
+        projection = AllProjection()
+
+    device_key = UnicodeAttribute(hash_key=True)
+    issued_key = UnicodeAttribute(range_key=True)
+
+
+class OpenCommandIndex(GlobalSecondaryIndex["CommandItem"]):
+    """Sparse: commands still waiting for their ack, by ack deadline (``open_shard`` set only then)."""
+
+    class Meta:
+        index_name = "open-by-deadline"
+        projection = AllProjection()
+
+    open_shard = NumberAttribute(hash_key=True)
+    ack_deadline_ms = NumberAttribute(range_key=True)
+
+
+class CommandItem(_Base):
+    """A device command record. pk tenant, sk command id."""
+
+    class Meta(_Base.Meta):
+        pass
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    command_id = UnicodeAttribute(range_key=True)
+    device_key = UnicodeAttribute()
+    issued_key = UnicodeAttribute()
+    status = UnicodeAttribute()
+    open_shard = NumberAttribute(null=True)
+    ack_deadline_ms = NumberAttribute(null=True)
+    updated_at_ms = NumberAttribute()
+    body = JSONAttribute()  # shared.contracts.commands.CommandRecord
+    by_device = CommandDeviceIndex()
+    open_by_deadline = OpenCommandIndex()
+
+
+class NotificationItem(_Base):
+    """An in-app notification in one user's inbox. pk ``tenant#user``, sk ``created_ms(13)#id``."""
+
+    class Meta(_Base.Meta):
+        pass
+
+    recipient_key = UnicodeAttribute(hash_key=True)
+    notification_key = UnicodeAttribute(range_key=True)
+    read_at_ms = NumberAttribute(null=True)
+    created_at_ms = NumberAttribute()
+    body = JSONAttribute()
+    expires_at = NumberAttribute(null=True)  # TTL attribute, epoch seconds
+
+
+class NotificationPolicyItem(_Base):
+    """A tenant's notification policy (routing, chain, quiet hours). pk tenant, sk version."""
+
+    class Meta(_Base.Meta):
+        pass
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    version = NumberAttribute(range_key=True)
+    body = JSONAttribute()
+    created_at_ms = NumberAttribute()
+
+
+class EscalationDueIndex(GlobalSecondaryIndex["EscalationItem"]):
+    """Sparse: escalations waiting, by due time in ``due_shard`` shards."""
+
+    class Meta:
+        index_name = "due"
+        projection = AllProjection()
+
+    due_shard = NumberAttribute(hash_key=True)
+    due_at_ms = NumberAttribute(range_key=True)
+
+
+class EscalationItem(_Base):
+    """Notification escalation of one alarm. pk ``tenant#alarm_id``."""
+
+    class Meta(_Base.Meta):
+        pass
+
+    alarm_key = UnicodeAttribute(hash_key=True)
+    due_shard = NumberAttribute(null=True)
+    due_at_ms = NumberAttribute(null=True)
+    step = NumberAttribute()
+    updated_at_ms = NumberAttribute()
+    body = JSONAttribute()
+    due = EscalationDueIndex()
+
+
 ALL_MODELS: tuple[type[Model], ...] = (
     DeviceItem,
     DeviceModelItem,
@@ -141,6 +345,14 @@ ALL_MODELS: tuple[type[Model], ...] = (
     LatestStateItem,
     HistoryItem,
     DedupeItem,
+    AlarmItem,
+    AlarmTimelineItem,
+    AlarmStateItem,
+    AlarmRuleSetItem,
+    CommandItem,
+    NotificationItem,
+    NotificationPolicyItem,
+    EscalationItem,
 )
 
 TTL_ATTRIBUTE = "expires_at"
@@ -157,6 +369,14 @@ def bind_tables() -> None:
         LatestStateItem: s.latest_state_table,
         HistoryItem: s.history_table,
         DedupeItem: s.dedupe_table,
+        AlarmItem: s.alarms_table,
+        AlarmTimelineItem: s.alarm_timeline_table,
+        AlarmStateItem: s.alarm_state_table,
+        AlarmRuleSetItem: s.alarm_rules_table,
+        CommandItem: s.commands_table,
+        NotificationItem: s.notifications_table,
+        NotificationPolicyItem: s.notification_policies_table,
+        EscalationItem: s.escalations_table,
     }
     for model, name in names.items():
         model.Meta.table_name = name
