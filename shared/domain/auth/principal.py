@@ -33,13 +33,17 @@ class Action(StrEnum):
     READ = "read"
     MANAGE_DEVICES = "manage_devices"  # register, revoke, decommission
     MANAGE_MODELS = "manage_models"  # add tenant device models
+    HANDLE_ALARMS = "handle_alarms"  # acknowledge, clear, assign, comment
+    SEND_COMMANDS = "send_commands"  # operator commands to devices (with a reason)
+    MANAGE_ALARM_RULES = "manage_alarm_rules"  # new rule-set versions, roll back
+    MANAGE_NOTIFICATIONS = "manage_notifications"  # the tenant's notification policy
 
 
 #: Which role may do what; a caller needs one role that allows the action.
 PERMISSIONS: Mapping[Role, frozenset[Action]] = {
     Role.VIEWER: frozenset({Action.READ}),
-    Role.OPERATOR: frozenset({Action.READ, Action.MANAGE_DEVICES}),
-    Role.ADMIN: frozenset({Action.READ, Action.MANAGE_DEVICES, Action.MANAGE_MODELS}),
+    Role.OPERATOR: frozenset({Action.READ, Action.MANAGE_DEVICES, Action.HANDLE_ALARMS, Action.SEND_COMMANDS}),
+    Role.ADMIN: frozenset(Action),
 }
 
 
