@@ -20,6 +20,8 @@ from shared.contracts.devices import DeviceKind
 from shared.contracts.telemetry import CommandName, Contract
 
 RULE_ID_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
+#: Shortest loss-of-communication delay a rule may set (the timer's sweep threshold).
+MIN_SILENCE_S = 30
 ParamValue = str | int | float | bool | None
 
 
@@ -210,7 +212,7 @@ class SilenceCondition(Contract):
     server time. Evaluated by the timer, cleared by the next message."""
 
     type: Literal["silence"] = "silence"
-    after_s: float = Field(ge=30, le=7 * 86400)
+    after_s: float = Field(ge=MIN_SILENCE_S, le=7 * 86400)
 
 
 class AllOf(Contract):
