@@ -283,3 +283,145 @@ class KinesisPoller:
             shard,
             attempts,
         )
+
+
+def sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
+    """The event Lambda passes for a batch of SQS messages."""
+    return {
+        "Records": [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": {
+                    "ApproximateReceiveCount": m.get("Attributes", {}).get("ApproximateReceiveCount", "1"),
+                    "SentTimestamp": m.get("Attributes", {}).get("SentTimestamp", str(int(time.time() * 1000))),
+                },
+                "messageAttributes": {},
+                "md5OfBody": m.get("MD5OfBody", ""),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": LOCAL_REGION,
+            }
+            for m in messages
+        ]
+    }
+
+
+class SqsPoller:
+    """Event source mapping of one SQS queue to an in-process handler (``ReportBatchItemFailures``).
+
+    Messages the handler reports as failed (or all, if it raises) are left on the queue and come
+    back after the visibility timeout; the queue's redrive policy moves them to its DLQ after
+    ``maxReceiveCount`` receives, exactly as in AWS (moto implements the redrive)."""
+
+    def __init__(
+        self,
+        queue_url: str,
+        handler: Handler,
+        function_name: str,
+        batch_size: int = 10,
+        wait_s: int = 1,
+    ) -> None:
+        self.queue_url = queue_url
+        self.handler = handler
+        self.function_name = function_name
+        self.batch_size = batch_size
+        self.wait_s = wait_s
+        self.stats = PollerStats()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._queue_arn = ""
+        self._empty = False
+
+    def start(self) -> SqsPoller:
+        sqs = boto3.session.Session().client("sqs")
+        attrs = sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])["Attributes"]
+        self._queue_arn = attrs["QueueArn"]
+        self._thread = threading.Thread(target=self._run, name=f"sqs-{self.function_name}", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=STOP_TIMEOUT_S)
+            self._thread = None
+
+    @property
+    def idle(self) -> bool:
+        return self._empty
+
+    def _run(self) -> None:
+        sqs = boto3.session.Session().client("sqs")
+        while not self._stop.is_set():
+            try:
+                resp = sqs.receive_message(
+                    QueueUrl=self.queue_url,
+                    MaxNumberOfMessages=self.batch_size,
+                    WaitTimeSeconds=self.wait_s,
+                    AttributeNames=["All"],
+                )
+                messages = resp.get("Messages", [])
+                if not messages:
+                    self._empty = True
+                    continue
+                self._empty = False
+                self.stats.add(records_in=len(messages), invocations=1)
+                self._deliver(sqs, messages)
+            except Exception:
+                if self._stop.is_set():
+                    return
+                log.exception("sqs poller %s failed; resuming", self.function_name)
+                self._stop.wait(0.5)
+
+    def _deliver(self, sqs: Any, messages: list[dict[str, Any]]) -> None:
+        failed: set[str] = set()
+        try:
+            response = self.handler(sqs_event(messages, self._queue_arn), LambdaContext(self.function_name))
+            for f in (response or {}).get("batchItemFailures", []) if isinstance(response, dict) else []:
+                failed.add(str(f.get("itemIdentifier")))
+        except Exception:
+            log.exception("%s raised; the batch returns to the queue", self.function_name)
+            failed = {m["MessageId"] for m in messages}
+        done = [m for m in messages if m["MessageId"] not in failed]
+        if failed:
+            self.stats.add(retries=len(failed))
+        for i in range(0, len(done), 10):
+            chunk = done[i : i + 10]
+            sqs.delete_message_batch(
+                QueueUrl=self.queue_url,
+                Entries=[{"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(chunk)],
+            )
+        self.stats.add(records_done=len(done))
+
+
+class PeriodicTimer:
+    """A clock for scheduled functions (EventBridge ``rate(...)`` schedules in AWS)."""
+
+    def __init__(self, fn: Callable[[], Any], interval_s: float, name: str) -> None:
+        self.fn = fn
+        self.interval_s = interval_s
+        self.name = name
+        self.runs = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> PeriodicTimer:
+        self._thread = threading.Thread(target=self._run, name=f"timer-{self.name}", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=STOP_TIMEOUT_S)
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                self.fn()
+            except Exception:
+                log.exception("scheduled %s failed; next run in %.1fs", self.name, self.interval_s)
+            self.runs += 1

@@ -1,12 +1,14 @@
 """Create in moto what the CDK stack creates in AWS (names from :mod:`shared.settings`).
 
-Only resources, never behaviour: tables, buckets, the uplink stream, the event bus, IoT thing
-types and the device policy, the Cognito user pool with its app client and groups, and the
-ingest DLQ that the stream's event source mapping would have in AWS.
+Only resources, never behaviour: tables, buckets, the uplink stream, the event bus with the
+alarm-notification rule and queue, the SES sender identity, IoT thing types and the device
+policy, the Cognito user pool with its app client and groups, and the DLQs that the event
+source mappings would have in AWS.
 """
 
 from __future__ import annotations
 
+import json
 import secrets
 import string
 from concurrent.futures import ThreadPoolExecutor
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 import boto3
 
 from infra.local.moto import LOCAL_REGION
+from shared.contracts.alarms import ALARM_EVENT_PATTERN
 from shared.settings import Settings, get_settings
 
 UPLINK_SHARDS = 2
@@ -38,12 +41,44 @@ class LocalResources:
     jwks_url: str
     jwt_issuer: str
     ingest_dlq_url: str
+    alarms_dlq_url: str
+    notifications_queue_url: str
     operator: Login
 
 
 def ingest_dlq_name(settings: Settings) -> str:
     """Failure destination of the uplink stream's event source mapping."""
     return f"{settings.uplink_stream}-ingest-dlq"
+
+
+def alarms_dlq_name(settings: Settings) -> str:
+    """Failure destination of the alarms consumer's event source mapping."""
+    return f"{settings.uplink_stream}-alarms-dlq"
+
+
+NOTIFICATIONS_QUEUE = "voltops-alarm-notifications"
+NOTIFICATIONS_MAX_RECEIVES = 5
+
+
+def _notifications_queue(session: boto3.session.Session, s: Settings) -> str:
+    """Bus rule (the shared pattern) → queue (with its DLQ) that feeds the notification function."""
+    sqs = session.client("sqs")
+    dlq = sqs.create_queue(QueueName=f"{NOTIFICATIONS_QUEUE}-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    url = sqs.create_queue(
+        QueueName=NOTIFICATIONS_QUEUE,
+        Attributes={
+            "VisibilityTimeout": "5",
+            "RedrivePolicy": json.dumps(
+                {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(NOTIFICATIONS_MAX_RECEIVES)}
+            ),
+        },
+    )["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events = session.client("events")
+    events.put_rule(Name="alarm-notifications", EventBusName=s.event_bus, EventPattern=json.dumps(ALARM_EVENT_PATTERN))
+    events.put_targets(Rule="alarm-notifications", EventBusName=s.event_bus, Targets=[{"Id": "queue", "Arn": arn}])
+    return str(url)
 
 
 def random_password() -> str:
@@ -64,14 +99,18 @@ def create_all(endpoint: str, settings: Settings | None = None) -> LocalResource
 
     s = settings or get_settings()
 
-    def storage() -> str:
+    def storage() -> tuple[str, str, str]:
         s3 = boto3.session.Session().client("s3")
         for bucket in (s.archive_bucket, s.quarantine_bucket):
             s3.create_bucket(Bucket=bucket)
         session = boto3.session.Session()
         session.client("kinesis").create_stream(StreamName=s.uplink_stream, ShardCount=UPLINK_SHARDS)
         session.client("events").create_event_bus(Name=s.event_bus)
-        return str(session.client("sqs").create_queue(QueueName=ingest_dlq_name(s))["QueueUrl"])
+        session.client("ses").verify_email_identity(EmailAddress=s.notification_sender)
+        sqs = session.client("sqs")
+        ingest_dlq = str(sqs.create_queue(QueueName=ingest_dlq_name(s))["QueueUrl"])
+        alarms_dlq = str(sqs.create_queue(QueueName=alarms_dlq_name(s))["QueueUrl"])
+        return ingest_dlq, alarms_dlq, _notifications_queue(session, s)
 
     def iot() -> None:
         # Same thing types (with searchable attributes) and policy document as the CDK stack;
@@ -85,7 +124,7 @@ def create_all(endpoint: str, settings: Settings | None = None) -> LocalResource
         users = pool.submit(_create_user_pool)
         tables.result()
         things.result()
-        dlq_url = dlq.result()
+        dlq_url, alarms_dlq_url, notifications_url = dlq.result()
         pool_id, client_id, login = users.result()
     return LocalResources(
         user_pool_id=pool_id,
@@ -94,6 +133,8 @@ def create_all(endpoint: str, settings: Settings | None = None) -> LocalResource
         # moto signs tokens with the AWS-shaped issuer, whatever endpoint served them.
         jwt_issuer=f"https://cognito-idp.{LOCAL_REGION}.amazonaws.com/{pool_id}",
         ingest_dlq_url=dlq_url,
+        alarms_dlq_url=alarms_dlq_url,
+        notifications_queue_url=notifications_url,
         operator=login,
     )
 

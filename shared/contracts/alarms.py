@@ -391,3 +391,9 @@ class AlarmEvent(Contract):
 
 
 ALARM_EVENT_SOURCE = "voltops.alarms"
+
+#: The bus rule that feeds the notification queue (CDK and the local stack use this one pattern).
+ALARM_EVENT_PATTERN: dict[str, list[str]] = {
+    "source": [ALARM_EVENT_SOURCE],
+    "detail-type": [t.value for t in AlarmEventType],
+}
