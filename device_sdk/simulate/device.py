@@ -8,12 +8,15 @@ the messages to a :class:`~device_sdk.client.DeviceClient`.
 
 from __future__ import annotations
 
+import hashlib
 import random
 import threading
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from pydantic import ValidationError
 
 from device_sdk.commands import CommandRejected
 from device_sdk.header import HeaderSource
@@ -28,7 +31,7 @@ from device_sdk.simulate.scenarios import (
     WeakCell,
     parse_scenario,
 )
-from shared.contracts.devices import DeviceKind, DeviceModel
+from shared.contracts.devices import DeviceKind, DeviceModel, ModelLimits
 from shared.contracts.telemetry import (
     CELL_VOLTAGE_V,
     TEMPERATURE_C,
@@ -75,6 +78,16 @@ class DeviceSpec:
     @property
     def effective_seed(self) -> int:
         return self.seed if self.seed is not None else zlib.crc32(f"{self.tenant_id}/{self.thing_name}".encode())
+
+
+#: ``set_parameters`` keys → (ModelLimits field, lowest, highest, lowest excluded); the same
+#: ranges as the platform's check (``shared.domain.commands.params``).
+_PROTECTION_PARAMETERS: dict[str, tuple[str, float, float, bool]] = {
+    "max_charge_current_a": ("max_charge_current_a", 0.0, 3000.0, True),
+    "max_discharge_current_a": ("max_discharge_current_a", 0.0, 3000.0, True),
+    "max_temperature_c": ("max_operating_temperature_c", 0.0, 120.0, False),
+    "min_temperature_c": ("temperature_min_c", -40.0, 40.0, False),
+}
 
 
 def _ramp(x: float) -> float:
@@ -257,6 +270,8 @@ class SimulatedDevice:
         """Execute a platform command (a :class:`~device_sdk.client.DeviceClient` handler).
 
         Raises :class:`CommandRejected` for commands this device does not support or bad params.
+        Protective latches (cut-off, charge/discharge inhibits, fault) survive a ``restart``; only
+        ``fault_reset`` clears them.
         """
         with self._lock:
             if cmd.name is CommandName.CUT_OFF:
@@ -280,9 +295,69 @@ class SimulatedDevice:
                     raise CommandRejected("fault_persists")
                 self.pack.cut_off = self.pack.fault = False
                 self.pack.charge_inhibited = self.pack.discharge_inhibited = False
+            elif cmd.name is CommandName.SET_PARAMETERS:
+                self.set_protection_limits(cmd.params)
+            elif cmd.name is CommandName.RESTART:
+                self.restart()
             else:
                 raise CommandRejected("unsupported_command")
             self._note_state(f"command:{cmd.name.value}")
+
+    def set_protection_limits(self, params: Mapping[str, object]) -> ModelLimits:
+        """``set_parameters``: new charge/discharge current and temperature limits for the BMS.
+
+        All or nothing: an unknown key (``unknown_parameter:<key>``), a non-number
+        (``invalid_parameter:<key>``), a value outside the accepted range
+        (``parameter_out_of_range:<key>``) or beyond the model's datasheet rating
+        (``exceeds_rating:<key>``), or a minimum temperature not below the maximum
+        (``invalid_temperature_range``) rejects the command and changes nothing. The pack clamps
+        its current to the new limits from the next step (and at once, here).
+        """
+        if not params:
+            raise CommandRejected("no_parameters")
+        rated = self.spec.model.limits
+        update: dict[str, float] = {}
+        for key in sorted(params):
+            rule = _PROTECTION_PARAMETERS.get(key)
+            if rule is None:
+                raise CommandRejected(f"unknown_parameter:{key}")
+            field, low, high, exclusive_low = rule
+            value = params[key]
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise CommandRejected(f"invalid_parameter:{key}")
+            if not (value > low if exclusive_low else value >= low) or value > high:
+                raise CommandRejected(f"parameter_out_of_range:{key}")
+            rating = float(getattr(rated, field))
+            if (value < rating) if field == "temperature_min_c" else (value > rating):
+                raise CommandRejected(f"exceeds_rating:{key}")
+            update[field] = float(value)
+        try:
+            limits = ModelLimits.model_validate({**self.pack.limits.model_dump(), **update})
+        except ValidationError as exc:
+            raise CommandRejected("invalid_temperature_range") from exc
+        self.pack.limits = limits
+        current = self.pack.current_a
+        self.pack.current_a = max(-limits.max_charge_current_a, min(limits.max_discharge_current_a, current))
+        return limits
+
+    def restart(self) -> str:
+        """``restart``: a controller reboot as the platform sees it; returns the new ``boot_id``.
+
+        A new boot id (derived from the previous one, so the simulation stays deterministic),
+        ``seq`` from 0 again, a ``boot`` event with ``reset_reason`` ``command`` as the first
+        message of the new boot, and the report schedule restarting from now. The pack (cells,
+        charge, latched protection) is untouched, as a BMS keeps its latches in non-volatile memory.
+        The MQTT session is not dropped: a fleet's client stamps its acks from its own header
+        source, whose boot id stays distinct, so no dedupe key is ever reused.
+        """
+        with self._lock:
+            boot_id = "b" + hashlib.sha256(f"{self.headers.boot_id}/restart".encode()).hexdigest()[:31]
+            self.headers = HeaderSource(boot_id=boot_id, clock_ms=lambda: self.now_ms)
+            self._booted = True
+            self._pending.append(self._stamp(BootEvent, firmware_version=self.firmware_version, reset_reason="command"))
+            self._next_report_s = self._t_s + self.reporting_interval_ms / 1000.0
+            self._next_position_s = self._t_s
+            return boot_id
 
     def set_reporting_interval(self, interval_ms: int, phase_s: float | None = None) -> None:
         """Report every ``interval_ms`` from now on; the next report comes after ``phase_s``
