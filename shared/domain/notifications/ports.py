@@ -8,7 +8,6 @@ outbox file). Unit tests pass in-memory fakes.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
@@ -72,7 +71,7 @@ class TimelineSink(Protocol):
     an implementation can derive a deterministic entry id and never duplicate an entry."""
 
     def add(
-        self, tenant_id: str, alarm_id: str, entry_type: str, at_ms: int, params: Mapping[str, ParamValue]
+        self, tenant_id: str, alarm_id: str, entry_type: str, at_ms: int, params: dict[str, ParamValue]
     ) -> None: ...
 
 

@@ -25,7 +25,7 @@ import hashlib
 import logging
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from shared.contracts import topics
@@ -210,7 +210,7 @@ def _new_state(alarm: Alarm, policy: NotificationPolicy, **kw: object) -> Escala
 class NoTimeline:
     """``TimelineSink`` that only logs (until the alarm timeline is wired)."""
 
-    def add(self, tenant_id: str, alarm_id: str, entry_type: str, at_ms: int, params: Mapping[str, ParamValue]) -> None:
+    def add(self, tenant_id: str, alarm_id: str, entry_type: str, at_ms: int, params: dict[str, ParamValue]) -> None:
         log.info("timeline %s %s/%s %s", entry_type, tenant_id, alarm_id, dict(params))
 
 
