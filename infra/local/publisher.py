@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -34,7 +35,7 @@ class BrokerPublisher:
         host: str,
         port: int,
         *,
-        client_id: str = "voltops-local-publisher",
+        client_id: str | None = None,
         connect_timeout_s: float = CONNECT_TIMEOUT_S,
         publish_timeout_s: float = PUBLISH_TIMEOUT_S,
     ) -> None:
@@ -46,6 +47,9 @@ class BrokerPublisher:
         self._closed = False
         #: PUBACK reason codes by message id, filled by the network thread, taken by the publisher.
         self._results: dict[int, Any] = {}
+        # A unique client id by default: a second publisher with the same id would make the broker
+        # drop the first, and the two would take turns kicking each other off.
+        client_id = client_id or f"voltops-publisher-{uuid.uuid4().hex[:12]}"
         self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
