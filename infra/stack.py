@@ -1,4 +1,10 @@
-"""VoltOpsStack: composes one construct per concern; holds no resources of its own."""
+"""VoltOpsStack: composes one construct per concern; holds no resources of its own.
+
+Context read here (all optional; ``cdk synth`` works with none): ``notification_sender`` (the
+SES sender address, default the Settings default), and for voice calls through Amazon Connect
+all of ``voice_connect_instance_id``, ``voice_contact_flow_id``, ``voice_source_phone`` (unset:
+no voice channel and no Connect permission).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ from pathlib import Path
 from aws_cdk import CfnOutput, Stack, Tags
 from constructs import Construct
 
+from infra.constructs.alarms import Alarms
 from infra.constructs.analytics import Analytics
 from infra.constructs.api import Api, chalice_routes
 from infra.constructs.events import Events
@@ -15,6 +22,7 @@ from infra.constructs.ingest import INGEST_SERVICE, Ingest
 from infra.constructs.iot import Iot
 from infra.constructs.lambda_defaults import DEFAULT_LAYER_DIR, LambdaFactory
 from infra.constructs.monitoring import Monitoring
+from infra.constructs.notifications import NotificationChannels, Notifications
 from infra.constructs.storage import Storage
 
 #: Stage names end up in resource names of several services (IoT rule names allow only
@@ -23,7 +31,7 @@ STAGE_PATTERN = re.compile(r"^[a-z][a-z0-9]{1,11}$")
 
 
 class VoltOpsStack(Stack):
-    """Storage, events, ingest, IoT, API and monitoring of one stage."""
+    """Storage, events, ingest, IoT, alarms, notifications, API and monitoring of one stage."""
 
     def __init__(
         self,
@@ -55,6 +63,26 @@ class VoltOpsStack(Stack):
             reserved_concurrency=ingest_reserved_concurrency,
         )
         iot = Iot(self, "Iot", stage=stage, key=storage.key, streams=ingest.streams)
+        channels = NotificationChannels.from_context(self.node)
+        notifications = Notifications(
+            self,
+            "Notifications",
+            stage=stage,
+            storage=storage,
+            bus=platform_events.bus,
+            lambdas=lambdas,
+            channels=channels,
+        )
+        alarms = Alarms(
+            self,
+            "Alarms",
+            stage=stage,
+            storage=storage,
+            bus=platform_events.bus,
+            stream=ingest.stream,
+            lambdas=lambdas,
+            channels=channels,
+        )
         api = Api(
             self,
             "Api",
@@ -77,10 +105,17 @@ class VoltOpsStack(Stack):
             rule_error_queue=iot.error_queue,
             api_function=api.function,
             api=api.api,
+            alarm_consumer=alarms.consumer,
+            alarm_consumer_dlq=alarms.dlq,
+            notification_function=notifications.function,
+            notification_queue=notifications.queue,
+            notification_dlq=notifications.dlq,
+            timers_function=alarms.timers,
         )
 
         self.storage, self.ingest, self.iot, self.api = storage, ingest, iot, api
         self.events, self.monitoring = platform_events, monitoring
+        self.alarms, self.notifications = alarms, notifications
 
         CfnOutput(self, "ApiUrl", value=api.api.url_for_path("/v1"))
         CfnOutput(self, "UserPoolId", value=api.user_pool.user_pool_id)

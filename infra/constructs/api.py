@@ -27,6 +27,7 @@ from aws_cdk import aws_iot as iot
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from infra.constructs.alarms import grant_device_messaging
 from infra.constructs.compliance import KMS_GRANT_REASONS, acknowledge, arn_token
 from infra.constructs.iot import device_registration_statements
 from infra.constructs.lambda_defaults import LOG_RETENTION, FunctionSpec, LambdaFactory
@@ -152,10 +153,24 @@ class Api(Construct):
             t[setting].grant_read_write_data(self.function)
         for setting in ("latest_state_table", "history_table"):
             t[setting].grant_read_data(self.function)
+        # Alarms, commands and notifications: acknowledge/clear (a manual clear also forgets the
+        # engine state), rule-set versions, commands to devices, inboxes and policies.
+        alarm_tables = (
+            "alarms_table",
+            "alarm_timeline_table",
+            "alarm_state_table",
+            "alarm_rules_table",
+            "commands_table",
+            "notifications_table",
+            "notification_policies_table",
+        )
+        for setting in alarm_tables:
+            t[setting].grant_read_write_data(self.function)
         bus.grant_put_events_to(self.function)
         lambdas.allow_metrics(self.function)
         for statement in device_registration_statements():
             self.function.add_to_role_policy(statement)
+        grant_device_messaging(self.function)  # command topics + console topics
         acknowledge(
             self.function.role,  # type: ignore[arg-type]
             {
@@ -163,6 +178,11 @@ class Api(Construct):
                 f"AwsSolutions-IAM5[Resource::{arn_token(t['devices_table'])}/index/*]": (
                     "The API lists a tenant's devices and looks things up through the devices table's "
                     "by-thing index; the wildcard covers that table's indexes only."
+                ),
+                **storage.index_findings(
+                    "CDK's read/write grant on the alarm pipeline's tables includes their indexes; the API lists "
+                    "alarms by time, device and status and commands by device through them.",
+                    *alarm_tables,
                 ),
                 "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iot:<AWS::Region>:<AWS::AccountId>:thing/*]": (
                     "Device registration creates and describes things whose names are derived at run time "

@@ -42,3 +42,14 @@ KMS_GRANT_REASONS = {
         "only); ReEncryptFrom/To are needed when the service rotates data keys."
     ),
 }
+
+#: Parts of the ``AwsSolutions-IAM5[Resource::*]`` reason of function roles (see
+#: ``FunctionSpec.wildcard_resource_reason``), for actions IAM only grants on "*".
+DESCRIBE_ENDPOINT_REASON = (
+    "iot:DescribeEndpoint (the account's IoT data endpoint, looked up once per cold start before publishing "
+    "MQTT messages) has no resource-level permissions."
+)
+SMS_PUBLISH_REASON = (
+    "sns:Publish to a phone number (SMS alarm notifications) addresses no SNS resource, so it can only be "
+    "granted on '*'; a Deny statement on every SNS topic and endpoint ARN keeps the grant to direct SMS."
+)

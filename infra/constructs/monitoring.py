@@ -1,4 +1,4 @@
-"""Monitoring: alarms on the failure paths of ingest and the API, an alarm topic, and a dashboard."""
+"""Monitoring: alarms on the failure paths of ingest, the alarm pipeline and the API; an alarm topic; a dashboard."""
 
 from __future__ import annotations
 
@@ -16,6 +16,11 @@ from constructs import Construct
 from infra.constructs.lambda_defaults import METRICS_NAMESPACE
 
 QUARANTINE_METRIC = "QuarantinedMessages"
+#: Iterator age above which the alarm engine is late (ms). Much tighter than ingest's: a thermal
+#: runaway has to reach the engine within seconds, not a minute.
+ALARM_ENGINE_ITERATOR_AGE_MS = 30_000
+#: Age of the oldest waiting alarm event (s) above which notifications are late.
+NOTIFICATION_QUEUE_AGE_S = 120
 #: Iterator age above which ingest is falling behind the fleet (ms).
 ITERATOR_AGE_ALARM_MS = 60_000
 #: Quarantined messages per 5 minutes that deserve a look: a single misbehaving device emits a
@@ -39,6 +44,12 @@ class Monitoring(Construct):
         rule_error_queue: sqs.IQueue,
         api_function: lambda_.IFunction,
         api: apigw.RestApi,
+        alarm_consumer: lambda_.IFunction,
+        alarm_consumer_dlq: sqs.IQueue,
+        notification_function: lambda_.IFunction,
+        notification_queue: sqs.IQueue,
+        notification_dlq: sqs.IQueue,
+        timers_function: lambda_.IFunction,
     ) -> None:
         super().__init__(scope, construct_id)
         self.topic = sns.Topic(
@@ -80,6 +91,22 @@ class Monitoring(Construct):
         api_errors = api_function.metric_errors(period=five_minutes, statistic="Sum")
         api_5xx = api.metric_server_error(period=five_minutes, statistic="Sum")
 
+        # The alarm pipeline. Its iterator age is the consumer's own (Lambda IteratorAge per
+        # function), not the stream's GetRecords.IteratorAgeMilliseconds, which mixes in ingest.
+        engine_age = alarm_consumer.metric("IteratorAge", period=one_minute, statistic="Maximum")
+        engine_dlq_depth = alarm_consumer_dlq.metric_approximate_number_of_messages_visible(
+            period=one_minute, statistic="Maximum"
+        )
+        notification_dlq_depth = notification_dlq.metric_approximate_number_of_messages_visible(
+            period=one_minute, statistic="Maximum"
+        )
+        notification_age = notification_queue.metric_approximate_age_of_oldest_message(
+            period=one_minute, statistic="Maximum"
+        )
+        engine_errors = alarm_consumer.metric_errors(period=five_minutes, statistic="Sum")
+        notification_errors = notification_function.metric_errors(period=five_minutes, statistic="Sum")
+        timers_errors = timers_function.metric_errors(period=five_minutes, statistic="Sum")
+
         specs: list[tuple[str, cw.IMetric, float, int, str]] = [
             ("IngestDlqDepth", ingest_dlq_depth, 1, 1, "Ingest batches gave up and were parked in the DLQ"),
             ("RuleErrorsDepth", rule_errors_depth, 1, 1, "IoT rules could not deliver uplink to the stream"),
@@ -88,6 +115,13 @@ class Monitoring(Construct):
             ("Quarantine", quarantined, QUARANTINE_ALARM_PER_5_MIN, 1, "Many uplink messages quarantined"),
             ("ApiErrors", api_errors, 1, 1, "API function invocations failed"),
             ("Api5xx", api_5xx, 5, 1, "API returned 5xx responses"),
+            ("AlarmEngineIteratorAge", engine_age, ALARM_ENGINE_ITERATOR_AGE_MS, 1, "Alarm engine is behind"),
+            ("AlarmEngineDlqDepth", engine_dlq_depth, 1, 1, "Alarm engine batches gave up and were parked"),
+            ("AlarmEngineErrors", engine_errors, 1, 1, "Alarm engine invocations failed"),
+            ("NotificationDlqDepth", notification_dlq_depth, 1, 1, "Alarm events could not be notified"),
+            ("NotificationQueueAge", notification_age, NOTIFICATION_QUEUE_AGE_S, 1, "Notifications are late"),
+            ("NotificationErrors", notification_errors, 1, 1, "Notification function invocations failed"),
+            ("TimersErrors", timers_errors, 1, 1, "Timer sweeps (escalations, command expiry, offline) failed"),
         ]
         self.alarms: dict[str, cw.Alarm] = {}
         for name, metric, threshold, periods, description in specs:
@@ -118,6 +152,15 @@ class Monitoring(Construct):
             cw.GraphWidget(title="Failure queues", left=[ingest_dlq_depth, rule_errors_depth]),
             cw.GraphWidget(title="Quarantined messages", left=[quarantined]),
             cw.AlarmStatusWidget(title="Alarms", alarms=list(self.alarms.values())),
+        )
+        self.dashboard.add_widgets(
+            cw.GraphWidget(title="Alarm engine iterator age (ms)", left=[engine_age]),
+            cw.GraphWidget(title="Alarm pipeline errors", left=[engine_errors, notification_errors, timers_errors]),
+            cw.GraphWidget(
+                title="Notification queue age (s) / DLQs",
+                left=[notification_age],
+                right=[engine_dlq_depth, notification_dlq_depth],
+            ),
         )
         self.dashboard.add_widgets(
             cw.GraphWidget(title="API requests", left=[api.metric_count(period=five_minutes)]),

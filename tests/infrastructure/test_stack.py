@@ -31,6 +31,14 @@ MODEL_SETTING = {
     dal.LatestStateItem: "latest_state_table",
     dal.HistoryItem: "history_table",
     dal.DedupeItem: "dedupe_table",
+    dal.AlarmItem: "alarms_table",
+    dal.AlarmTimelineItem: "alarm_timeline_table",
+    dal.AlarmStateItem: "alarm_state_table",
+    dal.AlarmRuleSetItem: "alarm_rules_table",
+    dal.CommandItem: "commands_table",
+    dal.NotificationItem: "notifications_table",
+    dal.NotificationPolicyItem: "notification_policies_table",
+    dal.EscalationItem: "escalations_table",
 }
 
 
@@ -178,9 +186,13 @@ def test_device_policy_is_the_contract_and_thing_scoped(synth: Synth) -> None:
 
 def test_ingest_event_source_mapping_fails_safely(synth: Synth) -> None:
     """LCM-PF-8, ARC-3: bisect on error, partial batch failures, bounded retries/age, SQS on-failure destination."""
-    _, esm = synth.one("AWS::Lambda::EventSourceMapping")
-    props = esm["Properties"]
     stack = synth.stack
+    ingest_fn = stack.resolve(stack.ingest.function.function_name)
+    (props,) = [
+        esm["Properties"]
+        for esm in synth.resources("AWS::Lambda::EventSourceMapping").values()
+        if esm["Properties"]["FunctionName"] == ingest_fn
+    ]
     assert props["EventSourceArn"] == stack.resolve(stack.ingest.stream.stream_arn)
     assert props["FunctionName"] == stack.resolve(stack.ingest.function.function_name)
     assert props["BisectBatchOnFunctionError"] is True
@@ -194,8 +206,13 @@ def test_ingest_event_source_mapping_fails_safely(synth: Synth) -> None:
     queues = synth.resources("AWS::SQS::Queue")
     assert queues and all("KmsMasterKeyId" in q["Properties"] for q in queues.values())
     for policy in synth.resources("AWS::SQS::QueuePolicy").values():
-        (st,) = policy["Properties"]["PolicyDocument"]["Statement"]
+        # Every queue denies plain HTTP; the only other grant allowed is EventBridge sending from a
+        # named rule (the notification queue and its DLQ; test_alarms_infra checks which rule).
+        st, *rule_grants = policy["Properties"]["PolicyDocument"]["Statement"]
         assert st["Effect"] == "Deny" and st["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        for grant in rule_grants:
+            assert grant["Principal"] == {"Service": "events.amazonaws.com"} and grant["Action"] == "sqs:SendMessage"
+            assert set(grant["Condition"]["ArnEquals"]) == {"aws:SourceArn"}
     assert len(synth.resources("AWS::SQS::QueuePolicy")) == len(queues)
 
     _, stream = synth.one("AWS::Kinesis::Stream")
@@ -236,7 +253,13 @@ def test_lambda_defaults(synth: Synth) -> None:
     """ARC-3, LCM-SEC-11, LCM-SEC-2: runtime/arch/tracing/log retention/env from Settings on every function."""
     functions = synth.resources("AWS::Lambda::Function")
     handlers = {f["Properties"]["Handler"] for f in functions.values()}
-    assert handlers == {ingest_construct.INGEST_HANDLER, api_construct.API_HANDLER}
+    assert handlers == {
+        ingest_construct.INGEST_HANDLER,
+        api_construct.API_HANDLER,
+        "functions.alarms.handler.handler",
+        "functions.notifications.handler.handler",
+        "functions.timers.handler.handler",
+    }
     log_groups = synth.resources("AWS::Logs::LogGroup")
     settings_names = {name.upper() for name in Settings.model_fields}
     for logical_id, fn in functions.items():
