@@ -144,6 +144,7 @@ class HeldDelivery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     key: str
+    source: str = Field(default="", description="The event id or <alarm_id>#esc<n> it came from.")
     channel: Channel
     contact_id: str
     kind: NotificationKind

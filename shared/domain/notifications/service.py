@@ -85,6 +85,7 @@ _MAX_APPLIED_EVENTS = 20
 _CURSOR = re.compile(r"^[0-9]{13}#[tu][0-9]{13}[0-9a-f]{16}$")
 
 TIMELINE_NOTIFIED = "notified"
+_NOT_RECORDED = frozenset({"already_stored", "already_sent"})
 TIMELINE_ESCALATED = "escalated"
 
 
@@ -103,10 +104,12 @@ class DeliveryOutcome:
     """What happened to one delivery (also written to the alarm timeline as ``notified``)."""
 
     delivery_id: str
+    source: str  # the alarm event id, or <alarm_id>#esc<n> for escalation firing n
     channel: Channel
     recipient: str  # contact id, or "_tenant"
     kind: NotificationKind
-    result: str  # stored | sent | already_sent | held | retry | failed | skipped | dropped
+    #: stored | sent | held | retry | failed | skipped | dropped, or already_stored | already_sent on a redelivery
+    result: str
     step: int | None = None
     reason: str | None = None
     notification_id: str | None = None
@@ -167,6 +170,7 @@ class _Run:
         self.outcomes.append(
             DeliveryOutcome(
                 delivery_id=delivery_id,
+                source=notice.source,
                 channel=r.channel,
                 recipient=r.label if isinstance(r, Recipient) else r.contact_id,
                 kind=notice.kind,
@@ -205,6 +209,16 @@ def _new_state(alarm: Alarm, policy: NotificationPolicy, **kw: object) -> Escala
             **kw,
         }
     )
+
+
+def _first_per_address(held: list[HeldDelivery], known: set[tuple[Channel, str]]) -> list[HeldDelivery]:
+    """The deliveries whose (channel, contact) is not in ``known`` yet (``known`` is updated)."""
+    out = []
+    for h in held:
+        if (h.channel, h.contact_id) not in known:
+            known.add((h.channel, h.contact_id))
+            out.append(h)
+    return out
 
 
 class NoTimeline:
@@ -394,7 +408,7 @@ class NotificationService:
             return
         held, state.held, state.release_at_ms = state.held, [], None
         for h in held:
-            notice = _Notice(h.key, h.kind, state.facts, h.key, run.now, step=h.step, reason=h.reason)
+            notice = _Notice(h.source or h.key, h.kind, state.facts, h.key, run.now, step=h.step, reason=h.reason)
             r = recipient_for(policy, h.channel, h.contact_id)
             if r is None:
                 run.add(notice, h.key, h, "skipped", reason="contact_removed")
@@ -404,6 +418,11 @@ class NotificationService:
 
     def _fire_due(self, state: EscalationState, policy: NotificationPolicy, run: _Run) -> None:
         if state.next_fire_ms is None or state.next_fire_ms > run.now:
+            return
+        if holds_external(policy.quiet_hours, state.level, run.now):
+            # The chain pauses in quiet hours (below level 3): the step fires when the window ends,
+            # so a long night never piles up repeats that would all ring at once in the morning.
+            state.next_fire_ms = quiet_end_ms(policy.quiet_hours, run.now)  # type: ignore[arg-type]
             return
         n, due = state.fired, state.next_fire_ms
         firing = plan.firing(policy, n)
@@ -419,8 +438,7 @@ class NotificationService:
             step=firing.step,
             reason="not_acknowledged",
         )
-        hold = holds_external(policy.quiet_hours, state.level, run.now)
-        held = self._deliver(policy, notice, recipients(policy, firing.targets), run, hold, False)
+        held = self._deliver(policy, notice, recipients(policy, firing.targets), run, False, False)
         run.fired.append(EscalationFired(notice.source, firing.step, firing.repeat, "not_acknowledged"))
         state.fired = n + 1
         state.next_fire_ms = plan.next_fire_ms(policy, n, due)
@@ -454,6 +472,7 @@ class NotificationService:
     def _held(notice: _Notice, r: Recipient, key: str, attempts: int = 0) -> HeldDelivery:
         return HeldDelivery(
             key=key,
+            source=notice.source,
             channel=r.channel,
             contact_id=r.contact_id or TENANT_INBOX,
             kind=notice.kind,
@@ -479,7 +498,7 @@ class NotificationService:
             step=notice.step,
             reason=notice.reason,
         )
-        self._inbox.add(n, expires_at_s=notice.created_at_ms // 1000 + INBOX_RETENTION_DAYS * 86400)
+        added = self._inbox.add(n, expires_at_s=notice.created_at_ms // 1000 + INBOX_RETENTION_DAYS * 86400)
         view = NotificationView.model_validate({**n.model_dump(), "read": False})
         try:
             if self._publisher is not None:
@@ -489,7 +508,7 @@ class NotificationService:
         except Exception:  # stored already; the push is retried with the event
             log.exception("console push failed", extra={"notification_id": n.notification_id})
             run.push_failed = True
-        run.add(notice, delivery_id, r, "stored", notification_id=n.notification_id)
+        run.add(notice, delivery_id, r, "stored" if added else "already_stored", notification_id=n.notification_id)
 
     def _send(
         self, policy: NotificationPolicy, notice: _Notice, r: Recipient, key: str, run: _Run, attempts: int = 0
@@ -531,12 +550,13 @@ class NotificationService:
 
     def _hold(self, state: EscalationState, policy: NotificationPolicy, held: list[HeldDelivery], run: _Run) -> None:
         """Add quiet-hours holds (released at the window's end) and transient retries (in a minute)."""
-        known = {h.key for h in state.held}
+        # One pending delivery per contact and channel is enough to reach that person.
+        known = {(h.channel, h.contact_id) for h in state.held}
         release = [state.release_at_ms] if state.held and state.release_at_ms is not None else []
-        new_held = [h for h in held if h.key not in known]
+        new_held = _first_per_address(held, known)
         if new_held and policy.quiet_hours is not None:
             release.append(quiet_end_ms(policy.quiet_hours, run.now))
-        retry = [h for h in run.retry if h.key not in known and h.key not in {x.key for x in new_held}]
+        retry = _first_per_address(run.retry, known)
         if retry:
             release.append(run.now + HELD_RETRY_S * 1000)
         run.retry = []
@@ -545,7 +565,7 @@ class NotificationService:
 
     def _close(self, state: EscalationState, status: EscalationStatus, reason: str, run: _Run) -> None:
         for h in state.held:
-            notice = _Notice(h.key, h.kind, state.facts, h.key, run.now, step=h.step, reason=h.reason)
+            notice = _Notice(h.source or h.key, h.kind, state.facts, h.key, run.now, step=h.step, reason=h.reason)
             run.add(notice, h.key, h, "dropped", reason=reason)
         state.status = status
         state.cancel_reason = reason
@@ -562,19 +582,32 @@ class NotificationService:
             raise Unavailable(f"escalation of alarm {state.alarm_id} changed concurrently; retry") from exc
 
     def _record(self, tenant_id: str, alarm_id: str, run: _Run) -> None:
+        """Timeline entries for what this run did (repeats of earlier work are not recorded again).
+
+        ``event_id`` (the delivery's source), ``channel`` and ``contact`` identify a delivery;
+        an entry id built from them plus the entry time never duplicates a retried write."""
         for f in run.fired:
             self._timeline.add(
                 tenant_id,
                 alarm_id,
                 TIMELINE_ESCALATED,
                 run.now,
-                {"escalation_id": f.escalation_id, "step": f.step, "repeat": f.repeat, "reason": f.reason},
+                {
+                    "event_id": f.escalation_id,
+                    "escalation_id": f.escalation_id,
+                    "step": f.step,
+                    "repeat": f.repeat,
+                    "reason": f.reason,
+                },
             )
         for o in run.outcomes:
+            if o.result in _NOT_RECORDED:
+                continue
             params: dict[str, ParamValue] = {
+                "event_id": o.source,
                 "delivery_id": o.delivery_id,
                 "channel": o.channel.value,
-                "recipient": o.recipient,
+                "contact": o.recipient,
                 "kind": o.kind.value,
                 "result": o.result,
             }
