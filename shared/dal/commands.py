@@ -104,18 +104,16 @@ class DynamoCommandRepository:
         return items, issued_key(items[-1]) if more and items else None
 
     def due(self, now_ms: int, limit: int) -> Iterator[CommandRecord]:
-        """Open commands due by ``now_ms``, shard by shard (index copies: eventually consistent,
-        which the service tolerates — its writes are conditional)."""
-        left = limit
+        """Open commands due by ``now_ms``: an equal share of ``limit`` from every shard, earliest
+        first, so commands that stay due (a broker outage) in one shard never starve the others.
+        Index copies are eventually consistent, which the service tolerates (its writes are conditional)."""
+        share = max(1, -(-limit // OPEN_SHARDS))
         for shard in range(OPEN_SHARDS):
-            if left <= 0:
-                return
             with storage_errors("unexpected condition"):
                 found = list(
                     CommandItem.open_by_deadline.query(
-                        shard, CommandItem.ack_deadline_ms <= now_ms, limit=left, page_size=min(_PAGE_SIZE, left)
+                        shard, CommandItem.ack_deadline_ms <= now_ms, limit=share, page_size=min(_PAGE_SIZE, share)
                     )
                 )
-            left -= len(found)
             for item in found:
                 yield _to_record(item)

@@ -163,6 +163,10 @@ def test_sweep_reads_the_sharded_open_index(flow: Flow) -> None:
     ack = CommandAck(boot_id="b1", seq=0, device_ts_ms=T0, command_id=acked.command_id, status=AckStatus.REJECTED)
     flow.service.record_ack(TENANT, THING, ack, T0 + 100)
 
+    from shared.dal.commands import DynamoCommandRepository, open_shard
+
+    few = list(DynamoCommandRepository().due(T0 + 10_000, 8))  # one per shard: no shard starves the others
+    assert 1 < len({open_shard(r.command_id) for r in few}) and len(few) <= 8
     flow.clock.now = T0 + 9_999
     assert flow.service.sweep(flow.clock.now) == []
     flow.clock.now = T0 + 10_000

@@ -34,7 +34,8 @@ class CommandRepository(Protocol):
         ...
 
     def due(self, now_ms: int, limit: int) -> Iterable[CommandRecord]:
-        """Open commands whose ``due_at_ms`` is at or before ``now_ms`` (at most ``limit``)."""
+        """Open commands whose ``due_at_ms`` is at or before ``now_ms``, about ``limit`` of them
+        (shared fairly over storage partitions, so ones that stay due cannot starve the rest)."""
         ...
 
 

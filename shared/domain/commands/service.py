@@ -49,8 +49,8 @@ log = logging.getLogger(__name__)
 
 #: A pending command (publish failed) is due for republishing this long after the failure.
 PENDING_RETRY_MS = 2_000
-#: Open commands one sweep handles at most; the rest wait for the next sweep.
-SWEEP_BATCH = 500
+#: Open commands one sweep handles at most (shared out over the index shards); the rest wait.
+SWEEP_BATCH = 800
 #: Optimistic-write retries when an ack, a retry or another sweep changed the record meanwhile.
 _ATTEMPTS = 4
 _COMMAND_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
