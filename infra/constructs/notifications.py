@@ -162,12 +162,12 @@ class NotificationChannels:
 
 @jsii.implements(events.IRuleTarget)
 class _EncryptedQueueTarget:
-    """An SQS target without CDK's grant, whose policy for a KMS-encrypted queue has no condition.
+    """An SQS target (with DLQ and retry policy) that grants nothing itself.
 
-    ``aws_events_targets.SqsQueue`` lets ``events.amazonaws.com`` send from *any* rule (of any
-    account, unless a feature flag is set) when the queue is encrypted, to avoid a dependency
-    cycle through the key policy. The Notifications construct instead writes the queue policies
-    itself, each limited to this rule's ARN.
+    ``aws_events_targets.SqsQueue`` on a KMS-encrypted queue grants ``events.amazonaws.com``
+    SendMessage without any condition (unless a feature flag narrows it to the account), to
+    avoid a dependency cycle through the key policy. The Notifications construct writes the
+    queue policies itself instead, each limited to this rule's ARN.
     """
 
     def __init__(self, queue: sqs.IQueue, dead_letter_queue: sqs.IQueue) -> None:
