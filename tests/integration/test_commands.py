@@ -132,7 +132,7 @@ def test_issue_publishes_through_iot_data_and_tracks_to_the_ack(flow: Flow) -> N
     wire = Command.model_validate_json(commands[0][1])
     assert (wire.command_id, wire.expires_at_ms, wire.idempotency_key) == (rec.command_id, T0 + 30_000, "k1")
     console = [json.loads(p) for t, p in published() if t == topics.console(TENANT, topics.ConsoleStream.COMMANDS)]
-    assert [c["status"] for c in console] == ["pending", "sent"]
+    assert [c["status"] for c in console] == ["sent"]
     stored = item(rec.command_id)
     assert stored["status"]["S"] == "sent" and stored["ack_deadline_ms"]["N"] == str(T0 + 15_000)
     assert 0 <= int(stored["open_shard"]["N"]) < 8

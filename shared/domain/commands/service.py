@@ -172,8 +172,8 @@ class CommandService:
             "command recorded",
             extra={"tenant_id": tenant_id, "thing_name": thing_name, "command_id": command_id, "command": name.value},
         )
-        self._console(record)
-        return self._publish(record)
+        # The command goes out before any console update: a protective cut-off must not wait for one.
+        return self._publish(record, new=True)
 
     def send_operator_command(self, principal: Principal, thing_name: str, request: SendCommand) -> CommandRecord:
         """An operator's command through the API: role checked, tenant from the caller, key scoped to the device."""
@@ -214,8 +214,11 @@ class CommandService:
             return self._publish(existing)
         return existing
 
-    def _publish(self, record: CommandRecord) -> CommandRecord:
-        """Publish a pending command and mark it sent; ``Unavailable`` if the broker refused it."""
+    def _publish(self, record: CommandRecord, *, new: bool = False) -> CommandRecord:
+        """Publish a pending command and mark it sent; ``Unavailable`` if the broker refused it.
+
+        The consoles hear of a new command as ``sent``, or as ``pending`` when it could not go out.
+        """
         try:
             self._send(record)
         except Exception as exc:  # any publisher failure: stays pending, the caller retries
@@ -223,6 +226,8 @@ class CommandService:
                 "command publish failed; left pending",
                 extra={"tenant_id": record.tenant_id, "command_id": record.command_id, "error": repr(exc)},
             )
+            if new:
+                self._console(record)
             raise Unavailable(
                 f"command {record.command_id} is recorded but could not be published; "
                 "retry with the same idempotency_key",
