@@ -7,7 +7,15 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.contracts.alarms import Alarm, AlarmEvent, AlarmEventType, AlarmLevel, AlarmStatus, ParamValue
+from shared.contracts.alarms import (
+    ALARM_EVENT_SOURCE,
+    Alarm,
+    AlarmEvent,
+    AlarmEventType,
+    AlarmLevel,
+    AlarmStatus,
+    ParamValue,
+)
 from shared.contracts.devices import DeviceKind
 from shared.contracts.notifications import (
     TENANT_INBOX,
@@ -350,3 +358,37 @@ def full_policy(
 
 ADMIN = Principal(subject="s-ada", username="ada", tenant_id=TENANT, roles=frozenset({Role.ADMIN}))
 VIEWER = Principal(subject="s-vera", username="vera", tenant_id=TENANT, roles=frozenset({Role.VIEWER}))
+
+
+# ---- SQS / EventBridge envelopes ---------------------------------------------------------------------
+
+
+def sqs_record(message_id: str, body: str) -> dict[str, Any]:
+    return {
+        "messageId": message_id,
+        "receiptHandle": f"rh-{message_id}",
+        "body": body,
+        "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1750000000000"},
+        "messageAttributes": {},
+        "md5OfBody": "x",
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:voltops-alarm-notifications",
+        "awsRegion": "us-east-1",
+    }
+
+
+def bridge(detail: Any, detail_type: str = "AlarmRaised", source: str = ALARM_EVENT_SOURCE) -> str:
+    """An EventBridge event as the bus → SQS target delivers it."""
+    return json.dumps(
+        {
+            "version": "0",
+            "id": "e-1",
+            "detail-type": detail_type,
+            "source": source,
+            "account": "123456789012",
+            "time": "2025-06-15T04:00:00Z",
+            "region": "us-east-1",
+            "resources": [],
+            "detail": detail,
+        }
+    )
