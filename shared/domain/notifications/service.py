@@ -5,18 +5,17 @@ SMS and phone call), SLW-EW-4 (24 h automatic monitoring: the timer escalates un
 alarms to the staffed chain without anyone watching).
 
 Idempotency: every delivery has a stable id (``notify#tenant#source#channel#recipient``, the
-source being the alarm event id or ``<alarm_id>#esc<n>`` for escalation firing n). In-app
-notifications are stored under an id derived from it (conditional put); external sends go
-through the :class:`SendLedger` (claim → send → done), so an SQS redelivery, a concurrent
-worker or the timer racing an ``AlarmEscalated`` event never sends twice. A crash between a
-provider accepting a message and ``done`` can send it again after the claim lease expires:
-at-least-once, never silently lost.
+source being the alarm event id or ``<alarm_id>#esc<n>`` for escalation firing n). Every
+delivery — in-app stores included — goes through the :class:`SendLedger` (claim → deliver →
+done), so an SQS redelivery, a concurrent worker or the timer racing an ``AlarmEscalated``
+event never delivers twice. A crash between a provider accepting a message and ``done`` can
+deliver it again after the claim lease expires: at-least-once, never silently lost.
 
 Failures: a provider's permanent refusal (bad number, unverified sender, no voice provider) is
 recorded as ``failed`` and not retried. A transient one (throttling, outage, another worker
 holding the claim) becomes a *held* delivery retried by the timer a minute later (up to
-:data:`MAX_HELD_ATTEMPTS` times) while the alarm stays active. Storage failures and failed
-console pushes raise ``Unavailable`` so the event is redelivered.
+:data:`MAX_HELD_ATTEMPTS` times) while the alarm stays active. Storage failures raise (the
+event is redelivered); the console push is best effort (the inbox is the record).
 """
 
 from __future__ import annotations
@@ -141,7 +140,6 @@ class _Notice:
     kind: NotificationKind
     facts: AlarmFacts
     event_id: str
-    created_at_ms: int
     step: int | None = None
     reason: str | None = None
 
@@ -154,7 +152,7 @@ class _Run:
     outcomes: list[DeliveryOutcome] = field(default_factory=list)
     fired: list[EscalationFired] = field(default_factory=list)
     retry: list[HeldDelivery] = field(default_factory=list)  # transient external failures
-    push_failed: bool = False
+    incomplete: bool = False  # an in-app store was claimed by another worker: redeliver the event
 
     def add(
         self,
@@ -259,9 +257,10 @@ class NotificationService:
     # ---- alarm events --------------------------------------------------------------------------
 
     def handle_event(self, event: AlarmEvent, now_ms: int | None = None) -> EventOutcome:
-        """Act on one alarm event (idempotent: a redelivered event sends nothing twice).
+        """Act on one alarm event (idempotent: a redelivered event delivers nothing twice).
 
-        Raises ``Unavailable`` (retry the event) on storage failures and failed console pushes."""
+        Raises ``Unavailable`` (redeliver the event) on storage failures, or when another worker is
+        in the middle of storing one of its in-app notifications."""
         run = _Run(now=self._clock() if now_ms is None else now_ms)
         alarm = event.alarm
         if event.type is AlarmEventType.RAISED:
@@ -274,8 +273,8 @@ class NotificationService:
             escalation = self._cancel(alarm, "cleared", run)
             self._cleared(event, run)
         self._record(alarm.tenant_id, alarm.alarm_id, run)
-        if run.push_failed:
-            raise Unavailable("console push failed; the event will be redelivered (sends are deduplicated)")
+        if run.incomplete:
+            raise Unavailable("another worker is storing part of this event; redeliver (nothing is sent twice)")
         return EventOutcome(event_id=event.event_id, deliveries=run.outcomes, escalation=escalation)
 
     def _raised(self, event: AlarmEvent, run: _Run) -> str | None:
@@ -283,7 +282,7 @@ class NotificationService:
         policy = self._current_policy(alarm.tenant_id)
         stored = self._escalations.get(alarm.tenant_id, alarm.alarm_id)
         closed = stored is not None and stored.state.status is EscalationStatus.CANCELLED
-        notice = _Notice(event.event_id, NotificationKind.ALARM_RAISED, _facts(alarm), event.event_id, event.at_ms)
+        notice = _Notice(event.event_id, NotificationKind.ALARM_RAISED, _facts(alarm), event.event_id)
         hold = holds_external(policy.quiet_hours, alarm.level, run.now)
         held = self._deliver(policy, notice, recipients(policy, route_targets(policy, alarm.level)), run, hold, closed)
         if closed:
@@ -319,7 +318,6 @@ class NotificationService:
             kind=firing.kind,
             facts=state.facts,
             event_id=event.event_id,
-            created_at_ms=event.at_ms,
             step=firing.step,
             reason=event.reason or "escalated",
         )
@@ -351,9 +349,8 @@ class NotificationService:
         alarm = event.alarm
         policy = self._current_policy(alarm.tenant_id)
         notice = _Notice(
-            event.event_id, NotificationKind.ALARM_CLEARED, _facts(alarm), event.event_id, event.at_ms,
-            reason=alarm.clear_reason,
-        )  # fmt: skip
+            event.event_id, NotificationKind.ALARM_CLEARED, _facts(alarm), event.event_id, reason=alarm.clear_reason
+        )
         for r in recipients(policy, route_targets(policy, alarm.level)):
             if r.channel is Channel.IN_APP:
                 self._store_in_app(notice, r, self._delivery_id(notice, r), run)
@@ -408,7 +405,7 @@ class NotificationService:
             return
         held, state.held, state.release_at_ms = state.held, [], None
         for h in held:
-            notice = _Notice(h.source or h.key, h.kind, state.facts, h.key, run.now, step=h.step, reason=h.reason)
+            notice = _Notice(h.source or h.key, h.kind, state.facts, h.key, step=h.step, reason=h.reason)
             r = recipient_for(policy, h.channel, h.contact_id)
             if r is None:
                 run.add(notice, h.key, h, "skipped", reason="contact_removed")
@@ -434,7 +431,6 @@ class NotificationService:
             kind=firing.kind,
             facts=state.facts,
             event_id=f"{state.alarm_id}#esc{n}",
-            created_at_ms=due,
             step=firing.step,
             reason="not_acknowledged",
         )
@@ -482,13 +478,26 @@ class NotificationService:
         )
 
     def _store_in_app(self, notice: _Notice, r: Recipient, delivery_id: str, run: _Run) -> None:
-        tenant_wide = r.contact_id is None
+        """Store once (through the ledger), stamped with the time it is stored, then push it.
+
+        Stamping the storing time (not the event's) matters: a notification that arrives after the
+        reader's "mark all read" — an SQS backlog after an outage — must still show as unread. The
+        console push is best effort: the inbox is the record, and the console reloads it on (re)connect.
+        """
+        claim = self._ledger.claim(delivery_id, run.now)
+        if claim is ClaimResult.DONE:
+            run.add(notice, delivery_id, r, "already_stored")
+            return
+        if claim is ClaimResult.BUSY:  # another worker is storing it right now
+            run.incomplete = True
+            run.add(notice, delivery_id, r, "retry", reason="in_progress")
+            return
         n = InAppNotification(
-            notification_id=notification_id(delivery_id, notice.created_at_ms, tenant_wide=tenant_wide),
+            notification_id=notification_id(delivery_id, run.now, tenant_wide=r.contact_id is None),
             tenant_id=notice.facts.tenant_id,
             inbox=r.address,
             kind=notice.kind,
-            created_at_ms=notice.created_at_ms,
+            created_at_ms=run.now,
             event_id=notice.event_id,
             alarm_id=notice.facts.alarm_id,
             thing_name=notice.facts.thing_name,
@@ -498,17 +507,21 @@ class NotificationService:
             step=notice.step,
             reason=notice.reason,
         )
-        added = self._inbox.add(n, expires_at_s=notice.created_at_ms // 1000 + INBOX_RETENTION_DAYS * 86400)
+        try:
+            self._inbox.add(n, expires_at_s=run.now // 1000 + INBOX_RETENTION_DAYS * 86400)
+        except Exception:
+            self._ledger.release(delivery_id)
+            raise
+        self._ledger.done(delivery_id, run.now)
         view = NotificationView.model_validate({**n.model_dump(), "read": False})
         try:
             if self._publisher is not None:
                 topic = topics.console(n.tenant_id, topics.ConsoleStream.NOTIFICATIONS)
                 self._publisher.publish(topic, view.model_dump_json().encode())
             self._channels.in_app(view)
-        except Exception:  # stored already; the push is retried with the event
+        except Exception:  # stored: the console finds it in the inbox on its next load
             log.exception("console push failed", extra={"notification_id": n.notification_id})
-            run.push_failed = True
-        run.add(notice, delivery_id, r, "stored" if added else "already_stored", notification_id=n.notification_id)
+        run.add(notice, delivery_id, r, "stored", notification_id=n.notification_id)
 
     def _send(
         self, policy: NotificationPolicy, notice: _Notice, r: Recipient, key: str, run: _Run, attempts: int = 0
@@ -565,7 +578,7 @@ class NotificationService:
 
     def _close(self, state: EscalationState, status: EscalationStatus, reason: str, run: _Run) -> None:
         for h in state.held:
-            notice = _Notice(h.source or h.key, h.kind, state.facts, h.key, run.now, step=h.step, reason=h.reason)
+            notice = _Notice(h.source or h.key, h.kind, state.facts, h.key, step=h.step, reason=h.reason)
             run.add(notice, h.key, h, "dropped", reason=reason)
         state.status = status
         state.cancel_reason = reason
