@@ -48,15 +48,17 @@ def configure(
 
 def reset() -> None:
     """Back to the defaults and re-read the settings (tests, after changing the environment)."""
+    from shared.adapters import channels, iot, iot_data
     from shared.adapters import events as events_adapter
-    from shared.adapters import iot
     from shared.dal import tables
 
     configure()
     get_settings.cache_clear()
     tables.bind_tables.cache_clear()
     iot.reset_clients()
+    iot_data.reset_clients()
     events_adapter.reset_clients()
+    channels.reset_clients()
 
 
 def clear_caches() -> None:
@@ -115,7 +117,6 @@ def alarm_store() -> Any:
 
 def default_rules() -> Any:
     from shared.domain.alarms.default_rules import DEFAULT_RULES, DEFAULT_RULES_VERSION
-
     from shared.domain.alarms.rulesets import DefaultRules
 
     return DefaultRules(version=DEFAULT_RULES_VERSION, rules=tuple(DEFAULT_RULES))

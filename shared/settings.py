@@ -66,8 +66,7 @@ class Settings(BaseModel):
     voice_connect_instance_id: str | None = None
     voice_contact_flow_id: str | None = None
     voice_source_phone: str | None = None
-    #: Where the console's live updates are published (MQTT topic prefix per tenant).
-    console_topic_prefix: str = "voltops/v1"
+    
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:

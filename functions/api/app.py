@@ -223,3 +223,7 @@ def openapi_document(call: Call) -> dict[str, Any]:
     from functions.api.openapi import openapi_document as build
 
     return build(app)
+
+
+# Route modules register themselves on ``app`` (imported last: they import ``app`` from here).
+from functions.api.routes import alarm_rules, alarms, commands, notifications  # noqa: E402, F401

@@ -61,8 +61,11 @@ def configure(
 def reset() -> None:
     """Back to the defaults and re-read the settings (tests, after changing the environment)."""
     configure()
+    from functions import services
     from shared.adapters import iot
     from shared.dal import tables
+
+    services.reset()
 
     get_settings.cache_clear()
     tables.bind_tables.cache_clear()

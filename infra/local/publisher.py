@@ -1,7 +1,7 @@
 """The platform's MQTT publishes locally: :class:`shared.domain.messaging.MqttPublisher` on mosquitto.
 
 In AWS the functions publish through the IoT data plane (``shared.adapters.iot_data``); the local
-stack injects this instead (``functions.api.commands_wiring.configure(publisher=...)``). It is a
+stack injects this instead (``functions.services.configure(publisher=...)``). It is a
 paho-mqtt MQTT 5 client on the broker's plain loopback listener — the platform's own access, like
 the rules engine's — and :meth:`BrokerPublisher.publish` returns only once the broker has the
 message (PUBACK for QoS 1) or raises, so a command is marked ``sent`` only when it really left.

@@ -28,7 +28,7 @@ from typing import Any
 from infra.local.broker import BrokerError, LocalBrokerAccess, MosquittoBroker, find_mosquitto
 from infra.local.ca import LocalCA, LocalCertificateIssuer, write_private
 from infra.local.moto import MotoServer, reset_cached_clients
-from infra.local.pollers import KinesisPoller
+from infra.local.pollers import KinesisPoller, PeriodicTimer, SqsPoller
 from infra.local.resources import LocalResources, create_all
 from infra.local.rules_engine import RulesEngine
 
@@ -41,6 +41,9 @@ LOOPBACK = "127.0.0.1"
 PACK_MODELS = ("lfp-16s280-ess", "nmc-96s150-ev", "lfp-100s206-bus", "nmc-13s30-swap")
 CABINET_MODELS = ("sl-cab-lfp-48s", "ess-cab-215-240s")
 IDLE_TIMEOUT_S = 30.0
+#: The local clock of the scheduled timers function (``rate(1 minute)`` in AWS): a few seconds
+#: here so escalations and ack deadlines of a demo or a test need no minute-long waits.
+TIMERS_INTERVAL_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -136,6 +139,10 @@ class LocalStack:
         self.issuer: LocalCertificateIssuer | None = None
         self.rules_engine: RulesEngine | None = None
         self.poller: KinesisPoller | None = None
+        self.alarm_poller: KinesisPoller | None = None
+        self.notification_poller: SqsPoller | None = None
+        self.timers: PeriodicTimer | None = None
+        self.publisher: Any = None
         self.fleet: dict[str, FleetDevice] = {}
         self.fleet_file = self.state_dir / "fleet.json"
         self.console_dir: Path | None = None
@@ -260,6 +267,9 @@ class LocalStack:
             self.poller = KinesisPoller(settings.uplink_stream, ingest_handler, self.resources.ingest_dlq_url).start()
             self._stops.append(self.poller.stop)
 
+        with self._step("alarms, commands, notifications"):
+            self._start_alarms(settings)
+
         with self._step("api + console servers"):
             self._start_api()
             self._start_console()
@@ -268,6 +278,41 @@ class LocalStack:
         if self.simulator_enabled:
             with self._step("simulator"):
                 self._start_simulator()
+
+    def _start_alarms(self, settings: Any) -> None:
+        """The alarm consumer (second mapping on the uplink stream), the notification queue's
+        mapping, the timers clock, and the adapters that differ locally: MQTT publishes go to
+        the local broker, notification channels record every delivery in the outbox."""
+        from functions import services
+        from functions.alarms.handler import handler as alarms_handler
+        from functions.notifications.handler import handler as notifications_handler
+        from functions.timers.handler import run_sweeps
+        from infra.local.outbox import wrap_with_outbox
+        from infra.local.publisher import BrokerPublisher
+        from shared.adapters.channels import default_channels
+
+        resources = self._require(self.resources)
+        self.publisher = BrokerPublisher(LOOPBACK, self.plain_port)
+        self._stops.append(self.publisher.close)
+        services.configure(publisher=self.publisher, channels=wrap_with_outbox(default_channels(), self.outbox_dir))
+        self._stops.append(services.reset)
+        self.alarm_poller = KinesisPoller(
+            settings.uplink_stream, alarms_handler, resources.alarms_dlq_url, function_name="alarms"
+        ).start()
+        self._stops.append(self.alarm_poller.stop)
+        self.notification_poller = SqsPoller(
+            resources.notifications_queue_url, notifications_handler, function_name="notifications"
+        ).start()
+        self._stops.append(self.notification_poller.stop)
+        self.timers = PeriodicTimer(
+            lambda: run_sweeps(int(time.time() * 1000)), TIMERS_INTERVAL_S, name="timers"
+        ).start()
+        self._stops.append(self.timers.stop)
+
+    @property
+    def outbox_dir(self) -> Path:
+        """Where every notification channel writes locally (one JSON line per delivery)."""
+        return self.state_dir
 
     def stop(self) -> None:
         """Stop everything started, in reverse order; safe to call twice."""
@@ -379,6 +424,7 @@ class LocalStack:
             "MQTT plain (tests, loopback)": f"mqtt://{LOOPBACK}:{self.plain_port}",
             "moto (AWS APIs)": self.moto_endpoint,
             "Fleet file": str(self.fleet_file),
+            "Notification outbox": f"{self.outbox_dir / 'outbox'}/<channel>.jsonl",
             "Inject a scenario": f'echo \'{{"thing": "<thing>", "scenario": "thermal_runaway"}}\' '
             f">> {self.state_dir / 'control.jsonl'}",
         }

@@ -14,7 +14,7 @@ from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.iotdata.models import iotdata_backends
 
-from functions.api import commands_wiring
+from functions import services
 from shared.contracts import topics
 from shared.contracts.commands import CommandOrigin, CommandRecord, CommandStatus
 from shared.contracts.devices import DeviceKind, DeviceStatus
@@ -58,7 +58,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
         monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
         monkeypatch.setenv("IOT_ENDPOINT", MOTO_DATA_HOST)
-        commands_wiring.reset()
+        services.reset()
         from shared.dal.devices import DynamoDeviceRepository
         from shared.dal.tables import CommandItem, DeviceItem, bind_tables
 
@@ -80,7 +80,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
                 )
             )
         yield
-        commands_wiring.reset()
+        services.reset()
 
 
 @dataclass
@@ -221,14 +221,14 @@ def test_data_endpoint_comes_from_describe_endpoint_once(aws: None, monkeypatch:
     from shared.adapters import iot, iot_data
 
     monkeypatch.delenv("IOT_ENDPOINT")
-    commands_wiring.reset()
+    services.reset()
     client = iot_data.iot_data_client()
     host = iot.data_endpoint()
     assert host.endswith("-ats.iot.us-east-1.amazonaws.com")
     assert client.meta.endpoint_url == f"https://{host}"
     assert iot.data_endpoint() == host and iot_data.iot_data_client() is client  # moto's host is random per call
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:5999")
-    commands_wiring.reset()
+    services.reset()
     assert iot_data.iot_data_client().meta.endpoint_url == "http://127.0.0.1:5999"
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from functions.api import commands_wiring
+from functions import services
 from functions.api.app import app
 from functions.api.http import Call, RouteDoc, endpoint
 from functions.api.schemas import PageQuery
@@ -41,7 +41,7 @@ class CommandList(BaseModel):
     ),
 )
 def send_command(call: Call, thing_name: str) -> CommandRecord:
-    return commands_wiring.command_service().send_operator_command(call.principal, thing_name, call.body(SendCommand))
+    return services.command_service().send_operator_command(call.principal, thing_name, call.body(SendCommand))
 
 
 @endpoint(
@@ -58,7 +58,7 @@ def send_command(call: Call, thing_name: str) -> CommandRecord:
 )
 def list_device_commands(call: Call, thing_name: str) -> CommandList:
     q = call.query(PageQuery)
-    items, token = commands_wiring.command_service().list_for_device(call.principal, thing_name, q.limit, q.next_token)
+    items, token = services.command_service().list_for_device(call.principal, thing_name, q.limit, q.next_token)
     return CommandList(items=items, next_token=token)
 
 
@@ -69,4 +69,4 @@ def list_device_commands(call: Call, thing_name: str) -> CommandList:
     ),
 )
 def get_command(call: Call, command_id: str) -> CommandRecord:
-    return commands_wiring.command_service().get(call.principal, command_id)
+    return services.command_service().get(call.principal, command_id)

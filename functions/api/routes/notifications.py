@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from functions.api import notifications_wiring
+from functions import services
 from functions.api.app import app
 from functions.api.http import Call, RouteDoc, endpoint
 from shared.contracts.notifications import (
@@ -49,7 +49,7 @@ class NotificationListQuery(BaseModel):
 )
 def list_notifications(call: Call) -> NotificationPage:
     q = call.query(NotificationListQuery)
-    return notifications_wiring.notification_service().inbox(call.principal, q.unread_only, q.limit, q.next_token)
+    return services.notification_service().inbox(call.principal, q.unread_only, q.limit, q.next_token)
 
 
 @endpoint(
@@ -65,7 +65,7 @@ def list_notifications(call: Call) -> NotificationPage:
     ),
 )
 def unread_notifications(call: Call) -> UnreadCount:
-    return notifications_wiring.notification_service().unread_count(call.principal)
+    return services.notification_service().unread_count(call.principal)
 
 
 @endpoint(
@@ -81,7 +81,7 @@ def unread_notifications(call: Call) -> UnreadCount:
     ),
 )
 def read_notification(call: Call, notification_id: str) -> NotificationView:
-    return notifications_wiring.notification_service().mark_read(call.principal, notification_id)
+    return services.notification_service().mark_read(call.principal, notification_id)
 
 
 @endpoint(
@@ -97,7 +97,7 @@ def read_notification(call: Call, notification_id: str) -> NotificationView:
     ),
 )
 def read_all_notifications(call: Call) -> ReadAllResult:
-    return notifications_wiring.notification_service().mark_all_read(call.principal)
+    return services.notification_service().mark_all_read(call.principal)
 
 
 @endpoint(
@@ -113,7 +113,7 @@ def read_all_notifications(call: Call) -> ReadAllResult:
     ),
 )
 def get_notification_policy(call: Call) -> NotificationPolicy:
-    return notifications_wiring.notification_service().get_policy(call.principal)
+    return services.notification_service().get_policy(call.principal)
 
 
 @endpoint(
@@ -131,4 +131,4 @@ def get_notification_policy(call: Call) -> NotificationPolicy:
     ),
 )
 def put_notification_policy(call: Call) -> NotificationPolicy:
-    return notifications_wiring.notification_service().put_policy(call.principal, call.body(PolicyDraft))
+    return services.notification_service().put_policy(call.principal, call.body(PolicyDraft))

@@ -30,12 +30,12 @@ class RecordingPublisher:
 @pytest.fixture
 def publisher(api: Any) -> Iterator[RecordingPublisher]:
     import functions.api.routes.commands  # noqa: F401 - registers the routes on the app
-    from functions.api import commands_wiring
+    from functions import services
 
     fake = RecordingPublisher()
-    commands_wiring.configure(publisher=fake)
+    services.configure(publisher=fake)
     yield fake
-    commands_wiring.configure()
+    services.configure()
 
 
 def body(**kw: Any) -> dict[str, Any]:
