@@ -7,12 +7,16 @@ to the console topic) are appended too. Files: ``<state_dir>/outbox/<channel>.js
 channel ``email``, ``sms``, ``voice`` or ``in_app``. :func:`read_outbox` reads them back for
 tests and people (``tail -f .local/outbox/sms.jsonl`` works as well).
 
-Lines (``at_ms`` is wall-clock time of the delivery, ``key`` the delivery's idempotency key)::
+Every line has ``at_ms`` (wall-clock time of the delivery), ``channel``, ``to``, ``tenant_id``,
+``alarm_id``, ``kind`` (alarm_raised, alarm_escalated, alarm_reminder, alarm_cleared) and
+``level``; then per channel::
 
-    email:  {"at_ms", "channel": "email", "to", "subject", "text", "key", "provider_id"}
-    sms:    {"at_ms", "channel": "sms", "to", "text", "key", "provider_id"}
-    voice:  {"at_ms", "channel": "voice", "to", "speech", "language", "key", "provider_id"}
-    in_app: {"at_ms", "channel": "in_app", "to" (user or "_tenant"), "notification": {...view...}}
+    email:  "subject", "text", "key", "provider_id"
+    sms:    "text", "key", "provider_id"
+    voice:  "speech", "language", "key", "provider_id"
+    in_app: "notification" (the NotificationView as pushed; "to" is the user or "_tenant")
+
+``key`` is the delivery's idempotency key (the same key never appears twice for a sent delivery).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from shared.contracts.notifications import Language, NotificationView
-from shared.domain.notifications.ports import Channels
+from shared.domain.notifications.ports import Channels, DeliveryRef
 
 OUTBOX_DIR = "outbox"
 CHANNELS = ("email", "sms", "voice", "in_app")
@@ -50,27 +54,47 @@ class OutboxChannels:
             with (self._dir / f"{channel}.jsonl").open("a", encoding="utf-8") as f:
                 f.write(line + "\n")
 
-    def send_email(self, to: str, subject: str, text: str, *, key: str) -> str:
-        provider_id = self._inner.send_email(to, subject, text, key=key)
-        self._append("email", {"to": to, "subject": subject, "text": text, "key": key, "provider_id": provider_id})
+    @staticmethod
+    def _about(to: str, ref: DeliveryRef) -> dict[str, Any]:
+        return {
+            "to": to,
+            "tenant_id": ref.tenant_id,
+            "alarm_id": ref.alarm_id,
+            "kind": ref.kind.value,
+            "level": int(ref.level),
+            "key": ref.key,
+        }
+
+    def send_email(self, to: str, subject: str, text: str, *, ref: DeliveryRef) -> str:
+        provider_id = self._inner.send_email(to, subject, text, ref=ref)
+        self._append("email", {**self._about(to, ref), "subject": subject, "text": text, "provider_id": provider_id})
         return provider_id
 
-    def send_sms(self, to: str, text: str, *, key: str) -> str:
-        provider_id = self._inner.send_sms(to, text, key=key)
-        self._append("sms", {"to": to, "text": text, "key": key, "provider_id": provider_id})
+    def send_sms(self, to: str, text: str, *, ref: DeliveryRef) -> str:
+        provider_id = self._inner.send_sms(to, text, ref=ref)
+        self._append("sms", {**self._about(to, ref), "text": text, "provider_id": provider_id})
         return provider_id
 
-    def call(self, to: str, speech: str, language: Language, *, key: str) -> str:
+    def call(self, to: str, speech: str, language: Language, *, ref: DeliveryRef) -> str:
         # No moto for Amazon Connect: the outbox is the call. Same id for the same key (as ClientToken).
-        provider_id = "local-" + hashlib.sha256(key.encode()).hexdigest()[:32]
-        self._append(
-            "voice", {"to": to, "speech": speech, "language": language.value, "key": key, "provider_id": provider_id}
-        )
+        provider_id = "local-" + hashlib.sha256(ref.key.encode()).hexdigest()[:32]
+        record = {**self._about(to, ref), "speech": speech, "language": language.value, "provider_id": provider_id}
+        self._append("voice", record)
         return provider_id
 
     def in_app(self, notification: NotificationView) -> None:
         self._inner.in_app(notification)
-        self._append("in_app", {"to": notification.inbox, "notification": notification.model_dump(mode="json")})
+        self._append(
+            "in_app",
+            {
+                "to": notification.inbox,
+                "tenant_id": notification.tenant_id,
+                "alarm_id": notification.alarm_id,
+                "kind": notification.kind.value,
+                "level": int(notification.level),
+                "notification": notification.model_dump(mode="json"),
+            },
+        )
 
 
 def wrap_with_outbox(channels: Channels, state_dir: Path | str) -> OutboxChannels:

@@ -27,7 +27,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from shared.contracts.notifications import Language, NotificationView
 from shared.domain.errors import Unavailable
-from shared.domain.notifications.ports import ChannelNotConfigured, DeliveryRejected
+from shared.domain.notifications.ports import ChannelNotConfigured, DeliveryRef, DeliveryRejected
 from shared.settings import Settings, get_settings
 
 #: Provider error codes that mean "try again later" (everything else is a refusal).
@@ -117,7 +117,7 @@ class AwsChannels:
         self._connect = connect
         self._settings = settings
 
-    def send_email(self, to: str, subject: str, text: str, *, key: str) -> str:
+    def send_email(self, to: str, subject: str, text: str, *, ref: DeliveryRef) -> str:
         with provider_errors("email"):
             response = self._ses().send_email(
                 Source=self._settings().notification_sender,
@@ -129,7 +129,7 @@ class AwsChannels:
             )
         return str(response["MessageId"])
 
-    def send_sms(self, to: str, text: str, *, key: str) -> str:
+    def send_sms(self, to: str, text: str, *, ref: DeliveryRef) -> str:
         with provider_errors("sms"):
             response = self._sns().publish(
                 PhoneNumber=to,
@@ -138,7 +138,7 @@ class AwsChannels:
             )
         return str(response["MessageId"])
 
-    def call(self, to: str, speech: str, language: Language, *, key: str) -> str:
+    def call(self, to: str, speech: str, language: Language, *, ref: DeliveryRef) -> str:
         s = self._settings()
         if not (s.voice_connect_instance_id and s.voice_contact_flow_id and s.voice_source_phone):
             raise ChannelNotConfigured(
@@ -153,7 +153,7 @@ class AwsChannels:
                 ContactFlowId=s.voice_contact_flow_id,
                 SourcePhoneNumber=s.voice_source_phone,
                 DestinationPhoneNumber=to,
-                ClientToken=client_token(key),
+                ClientToken=client_token(ref.key),
                 # The contact flow reads these: a "Set voice" block on $.Attributes.language and a
                 # text-to-speech "Play prompt" of $.Attributes.message (repeated, then hang up).
                 Attributes={"message": speech, "language": language.value},

@@ -332,6 +332,7 @@ def test_alarm_event_through_the_handler_reaches_every_channel_once(tenant: str,
     assert [r["to"] for r in read_outbox(tmp_path, "email")] == ["duty@acme.example"]
     assert [r["to"] for r in read_outbox(tmp_path, "sms")] == ["+8613800000001"]
     assert [r["to"] for r in read_outbox(tmp_path, "voice")] == ["+8613800000001"]
+    assert {r["alarm_id"] for r in read_outbox(tmp_path)} == {"al-1"}
     assert [r["to"] for r in read_outbox(tmp_path, "in_app")] == [TENANT_INBOX]
     bob = _principal(tenant, "bob", "viewer")
     page = service.inbox(bob)

@@ -47,19 +47,30 @@ class ChannelNotConfigured(DeliveryRejected):
 # ---- ports ------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class DeliveryRef:
+    """Which delivery a send is: its idempotency key (stable across retries) and what it is about."""
+
+    key: str
+    tenant_id: str
+    alarm_id: str
+    kind: NotificationKind
+    level: AlarmLevel
+
+
 class Channels(Protocol):
     """External channels, plus a hook told about each in-app delivery (local outbox; no-op in AWS).
 
-    ``key`` is the delivery's idempotency key (stable across retries); providers that accept a
-    client token (Amazon Connect) get it. Each send returns the provider's message/contact id.
-    Raise :class:`DeliveryRejected` for permanent refusals, ``Unavailable`` for transient ones.
+    Providers that accept a client token (Amazon Connect) get ``ref.key``. Each send returns the
+    provider's message/contact id. Raise :class:`DeliveryRejected` for permanent refusals,
+    ``Unavailable`` for transient ones.
     """
 
-    def send_email(self, to: str, subject: str, text: str, *, key: str) -> str: ...
+    def send_email(self, to: str, subject: str, text: str, *, ref: DeliveryRef) -> str: ...
 
-    def send_sms(self, to: str, text: str, *, key: str) -> str: ...
+    def send_sms(self, to: str, text: str, *, ref: DeliveryRef) -> str: ...
 
-    def call(self, to: str, speech: str, language: Language, *, key: str) -> str: ...
+    def call(self, to: str, speech: str, language: Language, *, ref: DeliveryRef) -> str: ...
 
     def in_app(self, notification: NotificationView) -> None: ...
 

@@ -53,6 +53,7 @@ from shared.domain.notifications.ports import (
     AlarmStatusReader,
     Channels,
     ClaimResult,
+    DeliveryRef,
     DeliveryRejected,
     EscalationRepository,
     EscalationState,
@@ -534,13 +535,15 @@ class NotificationService:
             self._retry_later(notice, r, key, run, attempts, "in_progress")
             return
         msg = render(notice.kind, notice.facts, r.language, policy.time_zone, step=notice.step, reason=notice.reason)
+        f = notice.facts
+        ref = DeliveryRef(key=key, tenant_id=f.tenant_id, alarm_id=f.alarm_id, kind=notice.kind, level=f.level)
         try:
             if r.channel is Channel.EMAIL:
-                provider_id = self._channels.send_email(r.address, msg.subject, msg.text, key=key)
+                provider_id = self._channels.send_email(r.address, msg.subject, msg.text, ref=ref)
             elif r.channel is Channel.SMS:
-                provider_id = self._channels.send_sms(r.address, msg.short, key=key)
+                provider_id = self._channels.send_sms(r.address, msg.short, ref=ref)
             else:
-                provider_id = self._channels.call(r.address, msg.speech, r.language, key=key)
+                provider_id = self._channels.call(r.address, msg.speech, r.language, ref=ref)
         except DeliveryRejected as exc:
             self._ledger.done(key, run.now)  # permanent: never retried
             log.warning("delivery refused: %s", exc.message, extra={"delivery_id": key, "code": exc.code})

@@ -35,7 +35,7 @@ from shared.domain.auth import Principal, Role
 from shared.domain.errors import Conflict
 from shared.domain.notifications import NotificationService
 from shared.domain.notifications.escalation import shard_of
-from shared.domain.notifications.ports import ClaimResult, EscalationState, StoredEscalation
+from shared.domain.notifications.ports import ClaimResult, DeliveryRef, EscalationState, StoredEscalation
 
 #: 2025-06-15 16:00:00 UTC = 2025-06-16 00:00 Asia/Shanghai (inside 22:00-07:00 quiet hours).
 T_NIGHT = 1_750_003_200_000
@@ -172,6 +172,7 @@ class Sent:
     key: str
     subject: str | None = None
     language: str | None = None
+    alarm_id: str | None = None
 
 
 @dataclass
@@ -188,14 +189,14 @@ class FakeChannels:
         self.sent.append(Sent(channel=channel, **kw))
         return f"{channel}-{next(self.ids)}"
 
-    def send_email(self, to: str, subject: str, text: str, *, key: str) -> str:
-        return self._go("email", to=to, subject=subject, text=text, key=key)
+    def send_email(self, to: str, subject: str, text: str, *, ref: DeliveryRef) -> str:
+        return self._go("email", to=to, subject=subject, text=text, key=ref.key, alarm_id=ref.alarm_id)
 
-    def send_sms(self, to: str, text: str, *, key: str) -> str:
-        return self._go("sms", to=to, text=text, key=key)
+    def send_sms(self, to: str, text: str, *, ref: DeliveryRef) -> str:
+        return self._go("sms", to=to, text=text, key=ref.key, alarm_id=ref.alarm_id)
 
-    def call(self, to: str, speech: str, language: Language, *, key: str) -> str:
-        return self._go("voice", to=to, text=speech, key=key, language=language.value)
+    def call(self, to: str, speech: str, language: Language, *, ref: DeliveryRef) -> str:
+        return self._go("voice", to=to, text=speech, key=ref.key, language=language.value, alarm_id=ref.alarm_id)
 
     def in_app(self, notification: NotificationView) -> None:
         self.in_app_seen.append(notification)

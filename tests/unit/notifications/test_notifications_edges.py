@@ -12,10 +12,10 @@ from botocore.stub import Stubber
 from functions.notifications import handler as notifications_handler
 from infra.local.outbox import read_outbox, wrap_with_outbox
 from shared.adapters.channels import AwsChannels, client_token
-from shared.contracts.alarms import AlarmEventType
-from shared.contracts.notifications import Language, NotificationView
+from shared.contracts.alarms import AlarmEventType, AlarmLevel
+from shared.contracts.notifications import Language, NotificationKind, NotificationView
 from shared.domain.errors import Unavailable
-from shared.domain.notifications.ports import ChannelNotConfigured, DeliveryRejected
+from shared.domain.notifications.ports import ChannelNotConfigured, DeliveryRef, DeliveryRejected
 from shared.domain.notifications.service import EventOutcome
 from shared.settings import Settings
 from tests.unit.notifications.fakes import FakeChannels, alarm, bridge, event, sqs_record
@@ -88,6 +88,12 @@ def test_all_records_failing_still_returns_a_partial_response(service: FakeServi
 # ---- AWS channels ---------------------------------------------------------------------------------------
 
 
+def ref(key: str) -> DeliveryRef:
+    return DeliveryRef(
+        key=key, tenant_id="acme", alarm_id="al-1", kind=NotificationKind.ALARM_RAISED, level=AlarmLevel(3)
+    )
+
+
 def _stubbed(service: str) -> tuple[Any, Stubber]:
     client = boto3.client(service, region_name="us-east-1")
     return client, Stubber(client)
@@ -114,7 +120,7 @@ def test_voice_call_goes_to_amazon_connect_with_a_client_token():
     )
     with stub:
         channels = AwsChannels(connect=lambda: connect, settings=lambda: settings)
-        assert channels.call("+8613800000001", "三级报警", Language.ZH_CN, key="k1") == "c-123"
+        assert channels.call("+8613800000001", "三级报警", Language.ZH_CN, ref=ref("k1")) == "c-123"
     stub.assert_no_pending_responses()
 
 
@@ -122,7 +128,7 @@ def test_voice_without_configuration_raises_a_clear_error():
     """SLW-EW-6: voice with no Connect instance configured is a permanent, named failure (not a crash)."""
     channels = AwsChannels(settings=lambda: Settings())
     with pytest.raises(ChannelNotConfigured, match="VOICE_CONNECT_INSTANCE_ID") as info:
-        channels.call("+8613800000001", "x", Language.EN, key="k")
+        channels.call("+8613800000001", "x", Language.EN, ref=ref("k"))
     assert info.value.code == "voice_not_configured"
 
 
@@ -134,9 +140,9 @@ def test_provider_errors_map_to_transient_or_permanent():
     channels = AwsChannels(sns=lambda: sns)
     with stub:
         with pytest.raises(Unavailable):
-            channels.send_sms("+8613800000001", "x", key="k")
+            channels.send_sms("+8613800000001", "x", ref=ref("k"))
         with pytest.raises(DeliveryRejected, match="InvalidParameter bad number") as info:
-            channels.send_sms("+8613800000001", "x", key="k")
+            channels.send_sms("+8613800000001", "x", ref=ref("k"))
     assert info.value.code == "sms_rejected" and info.value.details == {"provider_code": "InvalidParameter"}
 
 
@@ -148,10 +154,10 @@ def test_outbox_records_each_accepted_delivery_per_channel(tmp_path):
     <state_dir>/outbox/<channel>.jsonl after the real channel accepted it; voice (no moto) is outbox only."""
     inner = FakeChannels()
     channels = wrap_with_outbox(inner, tmp_path)
-    assert channels.send_email("a@b.example", "主题", "正文", key="k1") == "email-1"
-    assert channels.send_sms("+8613800000001", "短信", key="k2") == "sms-2"
-    voice_id = channels.call("+8613800000001", "语音", Language.ZH_CN, key="k3")
-    assert voice_id == channels.call("+8613800000001", "语音", Language.ZH_CN, key="k3")  # as a ClientToken
+    assert channels.send_email("a@b.example", "主题", "正文", ref=ref("k1")) == "email-1"
+    assert channels.send_sms("+8613800000001", "短信", ref=ref("k2")) == "sms-2"
+    voice_id = channels.call("+8613800000001", "语音", Language.ZH_CN, ref=ref("k3"))
+    assert voice_id == channels.call("+8613800000001", "语音", Language.ZH_CN, ref=ref("k3"))  # as a ClientToken
     view = NotificationView.model_validate(
         {
             "notification_id": "t1750000000000" + "a" * 16,
@@ -170,15 +176,20 @@ def test_outbox_records_each_accepted_delivery_per_channel(tmp_path):
     channels.in_app(view)
     inner.failures["sms"] = Unavailable("down")
     with pytest.raises(Unavailable):
-        channels.send_sms("+8613800000002", "lost", key="k4")
+        channels.send_sms("+8613800000002", "lost", ref=ref("k4"))
 
     assert [s.channel for s in inner.sent] == ["email", "sms"]  # voice never reaches the inner channel
     assert (tmp_path / "outbox" / "sms.jsonl").read_text(encoding="utf-8").count("\n") == 1
     [email] = read_outbox(tmp_path, "email")
     assert (email["to"], email["subject"], email["text"], email["key"]) == ("a@b.example", "主题", "正文", "k1")
+    assert (email["tenant_id"], email["alarm_id"], email["kind"], email["level"]) == ("acme", "al-1", "alarm_raised", 3)
     assert [r["speech"] for r in read_outbox(tmp_path, "voice")] == ["语音", "语音"]
     [in_app] = read_outbox(tmp_path, "in_app")
-    assert in_app["to"] == "_tenant" and in_app["notification"]["alarm_id"] == "al-1"
+    assert (in_app["to"], in_app["alarm_id"], in_app["notification"]["notification_id"]) == (
+        "_tenant",
+        "al-1",
+        view.notification_id,
+    )
     everything = read_outbox(tmp_path)
     assert len(everything) == 5 and [r["at_ms"] for r in everything] == sorted(r["at_ms"] for r in everything)
     assert read_outbox(tmp_path / "nothing-here") == []
