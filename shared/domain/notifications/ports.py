@@ -56,6 +56,9 @@ class DeliveryRef:
     alarm_id: str
     kind: NotificationKind
     level: AlarmLevel
+    #: For template-only providers (Alibaba Cloud VMS/SMS): the device and the alarm code.
+    thing_name: str = ""
+    code: str = ""
 
 
 class Channels(Protocol):

@@ -536,7 +536,15 @@ class NotificationService:
             return
         msg = render(notice.kind, notice.facts, r.language, policy.time_zone, step=notice.step, reason=notice.reason)
         f = notice.facts
-        ref = DeliveryRef(key=key, tenant_id=f.tenant_id, alarm_id=f.alarm_id, kind=notice.kind, level=f.level)
+        ref = DeliveryRef(
+            key=key,
+            tenant_id=f.tenant_id,
+            alarm_id=f.alarm_id,
+            kind=notice.kind,
+            level=f.level,
+            thing_name=f.thing_name,
+            code=f.code,
+        )
         try:
             if r.channel is Channel.EMAIL:
                 provider_id = self._channels.send_email(r.address, msg.subject, msg.text, ref=ref)
