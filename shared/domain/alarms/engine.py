@@ -125,8 +125,18 @@ class Evaluation:
 # ---- helpers ------------------------------------------------------------------------------------------
 
 
+_APPLICABLE: dict[tuple[int, DeviceKind], tuple[tuple[AlarmRule, ...], list[RulePlan]]] = {}
+_MAX_APPLICABLE = 1024
+
+
 def _applicable(ctx: DeviceContext, rules: EffectiveRules) -> list[RulePlan]:
-    """Compiled plans of the enabled rules for this kind, first occurrence of a rule id only."""
+    """Compiled plans of the enabled rules for this kind, first occurrence of a rule id only.
+
+    Cached by the identity of the rule tuple (the cache entry keeps the tuple alive)."""
+    cache_key = (id(rules.rules), ctx.kind)
+    cached = _APPLICABLE.get(cache_key)
+    if cached is not None and cached[0] is rules.rules:
+        return cached[1]
     seen: set[str] = set()
     plans: list[RulePlan] = []
     for rule in rules.rules:
@@ -134,6 +144,9 @@ def _applicable(ctx: DeviceContext, rules: EffectiveRules) -> list[RulePlan]:
             continue
         seen.add(rule.rule_id)
         plans.append(plan_for(rule))
+    if len(_APPLICABLE) >= _MAX_APPLICABLE:
+        _APPLICABLE.clear()
+    _APPLICABLE[cache_key] = (rules.rules, plans)
     return plans
 
 
@@ -257,6 +270,8 @@ def evaluate(ctx: DeviceContext, rules: EffectiveRules, state: EngineState, samp
         if p.seed:
             active[rule_id] = plan.shape
         on, met, cmet = plan.root.step(p)
+        if not (on or met or was_active or rule_id in old_evidence):
+            continue  # the common case: nothing holds, nothing pending, nothing to record
         before = old_evidence.get(rule_id, ())
         after: tuple[TriggerSample, ...] = ()
         if not was_active:
@@ -280,16 +295,18 @@ def evaluate(ctx: DeviceContext, rules: EffectiveRules, state: EngineState, samp
         if bool(after) != bool(before):
             significant = True
 
-    new_state = EngineState.model_construct(
-        last_ts_ms=t,
-        last_message_key=key,
-        last_arrival_ms=_max_arrival(state, sample.arrival_ms),
-        active=active,
-        latches=p.latches,
-        rates=p.rates,
-        jumps=p.jumps,
-        drops=p.drops,
-        evidence=evidence,
+    new_state = state.model_copy(
+        update={
+            "last_ts_ms": t,
+            "last_message_key": key,
+            "last_arrival_ms": _max_arrival(state, sample.arrival_ms),
+            "active": active,
+            "latches": p.latches,
+            "rates": p.rates,
+            "jumps": p.jumps,
+            "drops": p.drops,
+            "evidence": evidence,
+        }
     )
     return Evaluation(
         new_state, tuple(transitions), late=False, significant=significant or bool(transitions) or p.significant

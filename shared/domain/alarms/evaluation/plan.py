@@ -14,9 +14,9 @@ object identity; the cache changes nothing but speed.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable
 from dataclasses import dataclass
-from operator import truediv
 from typing import Any
 
 from shared.contracts.alarms import (
@@ -190,63 +190,63 @@ def _keep_latch(p: Pass, key: str) -> bool:
     return old.on
 
 
-def _compare(op: Comparison, value: float, level: float) -> bool:
-    if op is Comparison.GT:
-        return value > level
-    if op is Comparison.GE:
-        return value >= level
-    if op is Comparison.LT:
-        return value < level
-    return value <= level
-
-
+_COMPARE: dict[Comparison, Callable[[float, float], bool]] = {
+    Comparison.GT: operator.gt,
+    Comparison.GE: operator.ge,
+    Comparison.LT: operator.lt,
+    Comparison.LE: operator.le,
+}
+#: The clear side of a raise comparison: gt → le, ge → lt, lt → ge, le → gt.
 _CLEAR_OP = {Comparison.GT: Comparison.LE, Comparison.GE: Comparison.LT, Comparison.LT: Comparison.GE}
 
 
-def _clear_op(op: Comparison) -> Comparison:
-    """The clear side of a raise comparison: gt → le, ge → lt, lt → ge, le → gt."""
-    return _CLEAR_OP.get(op, Comparison.GT)
-
-
 class ThresholdNode(Node):
-    __slots__ = ("_cache", "clear_for_ms", "clear_op", "cond", "for_ms", "metric", "sign")
+    __slots__ = ("_cache", "clear_cmp", "clear_for_ms", "cond", "for_ms", "metric", "metric_key", "raise_cmp", "sign")
 
     def __init__(self, cond: ThresholdCondition, key: str, label: str) -> None:
         super().__init__(key, label)
         self.cond = cond
         self.metric = cond.metric
+        self.metric_key = cond.metric.value
         self.for_ms = round(cond.for_s * 1000)
         self.clear_for_ms = round(cond.clear_for_s * 1000)
-        self.clear_op = _clear_op(cond.op)
+        self.raise_cmp = _COMPARE[cond.op]
+        self.clear_cmp = _COMPARE[_CLEAR_OP.get(cond.op, Comparison.GT)]
         # The clear level lies on the safe side: below the level for gt/ge, above it for lt/le.
         self.sign = -1.0 if cond.op in (Comparison.GT, Comparison.GE) else 1.0
-        self._cache: tuple[ModelLimits | None, float | None] = (None, None)
+        fixed = self._levels(cond.value) if cond.value is not None else (None, None)
+        self._cache: tuple[ModelLimits | None, tuple[float | None, float | None]] = (None, fixed)
 
-    def level(self, limits: ModelLimits | None) -> float | None:
-        """The threshold for this device (None: it refers to a limit the device has no model for)."""
-        cond = self.cond
-        if cond.value is not None:
-            return cond.value
-        ref = cond.limit
-        if ref is None or limits is None:
-            return None
+    def _levels(self, level: float) -> tuple[float, float]:
+        return level, round(level + self.sign * self.cond.hysteresis, _DECIMALS)
+
+    def levels(self, limits: ModelLimits | None) -> tuple[float | None, float | None]:
+        """(raise level, clear level) for this device; None when it refers to a limit of an unknown model."""
+        ref = self.cond.limit
+        if ref is None:
+            return self._cache[1]
+        if limits is None:
+            return None, None
         cached_limits, cached = self._cache
         if cached_limits is limits:
             return cached
-        value = round(float(getattr(limits, ref.limit.value)) * ref.factor + ref.offset, _DECIMALS)
-        self._cache = (limits, value)
-        return value
+        levels = self._levels(round(float(getattr(limits, ref.limit.value)) * ref.factor + ref.offset, _DECIMALS))
+        self._cache = (limits, levels)
+        return levels
 
     def step(self, p: Pass) -> Outcome:
-        value = p.view.metrics[self.metric]
-        level = self.level(p.limits)
-        if value is None or level is None:
+        value = p.view.metrics[self.metric_key]
+        level, clear_level = self.levels(p.limits)
+        if value is None or level is None or clear_level is None:
             on = _keep_latch(p, self.key)
             p.details[self.key] = (on, False, False, None)
             return on, False, False
-        met = _compare(self.cond.op, value, level)
-        clear_level = round(level + self.sign * self.cond.hysteresis, _DECIMALS)
-        cmet = _compare(self.clear_op, value, clear_level)
+        met = self.raise_cmp(value, level)
+        cmet = self.clear_cmp(value, clear_level)
+        if not met and not p.seed and self.key not in p.old_latches:
+            # The common case: off, nothing pending, nothing stored.
+            p.details[self.key] = (False, False, cmet, (value, level, clear_level))
+            return False, False, cmet
         on = _latch(p, self.key, met, cmet, self.for_ms, self.clear_for_ms)
         p.details[self.key] = (on, met, cmet, (value, level, clear_level))
         return on, met, cmet
@@ -377,7 +377,7 @@ class RateNode(Node):
     def _values(self, view: SampleView) -> list[float | None]:
         if self.cond.series is not None:
             return view.series(self.cond.series).values
-        return [view.metrics[self.cond.metric or Metric.CURRENT_A]]
+        return [view.metrics[(self.cond.metric or Metric.CURRENT_A).value]]
 
     def _meets(self, slope: float) -> bool:
         return slope >= self.cond.rate_per_s if self.ge else slope <= self.cond.rate_per_s
@@ -397,7 +397,7 @@ class RateNode(Node):
         prev = old.prev
         if not old.run and None not in values and None not in prev and n:
             # Fast path: nobody in a run and every reading present — is there any qualifying slope?
-            diffs = [v - q for v, q in zip(values, prev, strict=True)]  # type: ignore[operator]
+            diffs = map(operator.sub, values, prev)
             extreme = max(diffs) if self.ge else min(diffs)
             if not self._meets(round(extreme / dt_s, _DECIMALS)):
                 p.rates[self.key] = RateTrack(t, list(values), [])
@@ -461,7 +461,7 @@ class JumpNode(Node):
 
     def step(self, p: Pass) -> Outcome:
         t = p.t
-        value = p.view.metrics[self.cond.metric]
+        value = p.view.metrics[self.cond.metric.value]
         old = p.old_jumps.get(self.key)
         ts, prev, at, before, after = (old.ts, old.prev, old.at, old.before, old.after) if old else (None,) * 5
         if at is not None and t - at >= self.clear_after_ms:
@@ -503,8 +503,18 @@ def _emax(a: list[float | None], b: list[float | None]) -> list[float | None]:
     if not b:
         return list(a)
     if None not in a and None not in b:
-        return list(map(max, a, b))  # type: ignore[arg-type]
+        return [x if x >= y else y for x, y in zip(a, b, strict=True)]  # type: ignore[operator]
     return [x if y is None else y if x is None else (x if x >= y else y) for x, y in zip(a, b, strict=True)]
+
+
+def _top(bucket: list[float | None]) -> float | None:
+    """Highest value in a bucket (None: empty)."""
+    if not bucket:
+        return None
+    if None in bucket:
+        valid = [v for v in bucket if v is not None]
+        return max(valid) if valid else None
+    return max(bucket)  # type: ignore[type-var]
 
 
 class DropNode(Node):
@@ -517,10 +527,10 @@ class DropNode(Node):
         self.keep = 1.0 - cond.fraction
 
     def step(self, p: Pass) -> Outcome:
-        values = p.view.series(self.cond.series).values
+        stats = p.view.series(self.cond.series)
+        values = stats.values
         n = len(values)
-        t = p.t
-        k = t // self.bucket_ms
+        k = p.t // self.bucket_ms
         old = p.old_drops.get(self.key)
         older: list[float | None]
         prev: list[float | None]
@@ -535,20 +545,18 @@ class DropNode(Node):
             older, prev, cur = old.cur, [], []
         else:
             older, prev, cur = [], [], []
-        ref = _emax(older, cur)
         worst: tuple[int, float, float] | None = None
-        any_data = False
-        if ref:
-            if None not in values and None not in ref and 0.0 not in ref:
-                any_data = n > 0
-                if n and min(map(truediv, values, ref)) < self.keep:  # type: ignore[arg-type]
-                    worst = self._worst(values, ref)
-            else:
-                any_data = any(v is not None for v in values)
-                worst = self._worst(values, ref)
+        any_data = stats.min is not None
+        if any_data:
+            # Pre-check on scalars: no element can be below keep × its reference unless the lowest
+            # value is below keep × the highest reference of all.
+            tops = [x for x in (_top(older), _top(cur)) if x is not None]
+            if tops and stats.min is not None and stats.min < self.keep * max(tops):
+                worst = self._worst(values, _emax(older, cur))
         p.drops[self.key] = DropTrack(k, older, prev, _emax(cur, values))
         hit = worst is not None
-        p.details[self.key] = (hit, hit, any_data and not hit, worst if hit else () if any_data else None)
+        detail: Any = worst if hit else () if any_data else None
+        p.details[self.key] = (hit, hit, any_data and not hit, detail)
         return hit, hit, any_data and not hit
 
     def _worst(self, values: list[float | None], ref: list[float | None]) -> tuple[int, float, float] | None:
@@ -557,7 +565,7 @@ class DropNode(Node):
         worst_ratio = 2.0
         keep = self.keep
         for i, v in enumerate(values):
-            r = ref[i]
+            r = ref[i] if ref else None
             if v is None or r is None or not v < keep * r:
                 continue
             ratio = v / r if r > 0 else 0.0

@@ -46,7 +46,7 @@ class SeriesStats:
 
     def __init__(self, values: list[float | None]) -> None:
         self.values = values
-        valid = [v for v in values if v is not None]
+        valid: list[float] = [v for v in values if v is not None] if None in values else values  # type: ignore[assignment]
         self.valid = valid
         self._median: float | None = None
         if valid:
@@ -81,26 +81,27 @@ class SampleView:
         self.cells = cells
         self.probes = probes
         current = telemetry.current_a
+        # Plain str keys (the Metric values): the hot path looks them up ~30 times per sample.
         m: dict[str, float | None] = {
-            Metric.PACK_VOLTAGE_V: telemetry.pack_voltage_v,
-            Metric.CURRENT_A: current,
-            Metric.CHARGE_CURRENT_A: None if current is None else (-current if current < 0 else 0.0),
-            Metric.DISCHARGE_CURRENT_A: None if current is None else (current if current > 0 else 0.0),
-            Metric.SOC_PCT: telemetry.soc_pct,
-            Metric.INSULATION_KOHM: telemetry.insulation_resistance_kohm,
-            Metric.CELL_VOLTAGE_MAX_V: cells.max,
-            Metric.CELL_VOLTAGE_MIN_V: cells.min,
-            Metric.CELL_VOLTAGE_SPREAD_V: _diff(cells),
-            Metric.TEMPERATURE_MAX_C: probes.max,
-            Metric.TEMPERATURE_MIN_C: probes.min,
-            Metric.TEMPERATURE_DIFF_C: _diff(probes),
+            "pack_voltage_v": telemetry.pack_voltage_v,
+            "current_a": current,
+            "charge_current_a": None if current is None else (-current if current < 0 else 0.0),
+            "discharge_current_a": None if current is None else (current if current > 0 else 0.0),
+            "soc_pct": telemetry.soc_pct,
+            "insulation_resistance_kohm": telemetry.insulation_resistance_kohm,
+            "cell_voltage_max_v": cells.max,
+            "cell_voltage_min_v": cells.min,
+            "cell_voltage_spread_v": _diff(cells),
+            "temperature_max_c": probes.max,
+            "temperature_min_c": probes.min,
+            "temperature_diff_c": _diff(probes),
         }
         if isinstance(telemetry, StorageCabinetTelemetry):
-            m[Metric.H2_PPM] = telemetry.h2_ppm
-            m[Metric.CO_PPM] = telemetry.co_ppm
-            m[Metric.MODULE_PRESSURE_KPA] = telemetry.module_pressure_kpa
+            m["h2_ppm"] = telemetry.h2_ppm
+            m["co_ppm"] = telemetry.co_ppm
+            m["module_pressure_kpa"] = telemetry.module_pressure_kpa
         else:
-            m[Metric.H2_PPM] = m[Metric.CO_PPM] = m[Metric.MODULE_PRESSURE_KPA] = None
+            m["h2_ppm"] = m["co_ppm"] = m["module_pressure_kpa"] = None
         self.metrics = m
 
     def series(self, series: Series) -> SeriesStats:
@@ -154,4 +155,4 @@ def _diff(stats: SeriesStats) -> float | None:
 
 def sample_metrics(telemetry: TelemetrySample) -> dict[str, float | None]:
     """The :class:`~shared.contracts.alarms.Metric` values of one sample (None = missing)."""
-    return {str(k): v for k, v in SampleView(telemetry).metrics.items()}
+    return dict(SampleView(telemetry).metrics)
