@@ -372,10 +372,24 @@ class NotificationService:
                     processed += 1
                 except Exception:  # isolate one alarm's failure from the others
                     log.exception(
-                        "escalation failed; retried on the next run",
+                        "escalation failed; retried shortly",
                         extra={"tenant_id": stored.state.tenant_id, "alarm_id": stored.state.alarm_id},
                     )
+                    self._defer(stored, now)
         return processed
+
+    def _defer(self, stored: StoredEscalation, now: int) -> None:
+        """Move a failing escalation a minute back, so a stuck one never hides the others of its shard."""
+        state = stored.state.model_copy(deep=True)
+        later = now + HELD_RETRY_S * 1000
+        if state.next_fire_ms is not None and state.next_fire_ms <= now:
+            state.next_fire_ms = later
+        if state.held and state.release_at_ms is not None and state.release_at_ms <= now:
+            state.release_at_ms = later
+        try:
+            self._escalations.save(state, expected_revision=stored.revision, now_ms=now)
+        except Exception:  # best effort: it stays due and is tried again next run
+            log.exception("could not defer the escalation", extra={"alarm_id": state.alarm_id})
 
     def _run_due(self, stored: StoredEscalation, now: int) -> None:
         state = stored.state.model_copy(deep=True)
@@ -389,8 +403,6 @@ class NotificationService:
                 policy = self._policy_version(state.tenant_id, state.policy_version)
                 self._release_held(state, policy, run)
                 self._fire_due(state, policy, run)
-                if state.due_at_ms is None:
-                    state.status = EscalationStatus.DONE
         try:
             self._save(state, stored, run, strict=False)
         except Conflict:
@@ -586,6 +598,8 @@ class NotificationService:
         run.retry = []
         state.held = [*state.held, *new_held, *retry]
         state.release_at_ms = min(release) if state.held and release else None
+        if state.held and state.status is EscalationStatus.DONE:
+            state.status = EscalationStatus.PENDING  # e.g. a late Raised after the chain was exhausted
 
     def _close(self, state: EscalationState, status: EscalationStatus, reason: str, run: _Run) -> None:
         for h in state.held:
@@ -596,6 +610,8 @@ class NotificationService:
         state.held, state.release_at_ms, state.next_fire_ms = [], None, None
 
     def _save(self, state: EscalationState, stored: StoredEscalation | None, run: _Run, *, strict: bool) -> None:
+        if state.status is EscalationStatus.PENDING and state.due_at_ms is None:
+            state.status = EscalationStatus.DONE  # nothing left to wait for
         expected = stored.revision if stored is not None else None
         try:
             self._escalations.save(state, expected_revision=expected, now_ms=run.now)

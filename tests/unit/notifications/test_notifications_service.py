@@ -392,3 +392,26 @@ def test_inbox_api_validates_tokens_ids_and_limits(world: World):
         world.service.mark_read(VIEWER, "t0000000000001" + "0" * 16)
     assert world.service.unread_count(VIEWER).count == 1
     assert world.service.mark_all_read(VIEWER).read_up_to_ms == T_DAY
+
+
+def test_a_failing_escalation_is_deferred_and_does_not_stop_the_others(world: World):
+    """SLW-EW-4: the timer isolates failures: one alarm whose processing fails is logged and moved a minute
+    back (it cannot hide the others of its shard), the others are escalated in the same run."""
+    world.use_policy(full_policy())
+    _raise(world, level=AlarmLevel.LEVEL_2, alarm_id="al-1")
+    _raise(world, level=AlarmLevel.LEVEL_2, alarm_id="al-2")
+    real = world.alarms.status
+
+    def flaky(tenant_id: str, alarm_id: str) -> AlarmStatus | None:
+        if alarm_id == "al-1":
+            raise Unavailable("alarm table throttled")
+        return real(tenant_id, alarm_id)
+
+    world.alarms.status = flaky  # type: ignore[method-assign]
+    world.channels.sent.clear()
+    assert world.service.escalate_due(T_DAY + 5 * MIN) == 1
+    assert world.escalations.state("al-2").fired == 1
+    assert world.escalations.state("al-1").next_fire_ms == T_DAY + 6 * MIN
+    world.alarms.status = real  # type: ignore[method-assign]
+    assert world.service.escalate_due(T_DAY + 6 * MIN) == 1
+    assert world.escalations.state("al-1").fired == 1
