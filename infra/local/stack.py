@@ -304,10 +304,46 @@ class LocalStack:
             resources.notifications_queue_url, notifications_handler, function_name="notifications"
         ).start()
         self._stops.append(self.notification_poller.stop)
+        self._seed_notification_policy()
         self.timers = PeriodicTimer(
             lambda: run_sweeps(int(time.time() * 1000)), TIMERS_INTERVAL_S, name="timers"
         ).start()
         self._stops.append(self.timers.stop)
+
+    def _seed_notification_policy(self) -> None:
+        """A demo duty roster so the outbox shows every channel: the tenant inbox for every
+        alarm, e-mail + SMS from level 2, a voice call at level 3, SMS/voice escalation."""
+        from functions import services
+        from shared.contracts.notifications import PolicyDraft
+
+        login = self._require(self.resources).operator
+        draft = PolicyDraft.model_validate(
+            {
+                "contacts": [
+                    {
+                        "contact_id": "duty",
+                        "name": "Duty operator",
+                        "user": login.username,
+                        "email": login.username,
+                        "phone": "+8613800138000",
+                        "language": "zh-CN",
+                    }
+                ],
+                "routes": [
+                    {"min_level": 0, "tenant_inbox": True},
+                    {"min_level": 2, "contacts": ["duty"], "channels": ["email", "sms"]},
+                    {"min_level": 3, "contacts": ["duty"], "channels": ["voice"]},
+                ],
+                "escalation": {
+                    "min_level": 1,
+                    "steps": [{"after_s": 60, "contacts": ["duty"], "channels": ["sms", "voice"]}],
+                    "repeat_interval_s": 300,
+                    "max_repeats": 3,
+                },
+                "comment": "local demo roster",
+            }
+        )
+        services.notification_service().put_policy(self._principal(), draft)
 
     @property
     def outbox_dir(self) -> Path:

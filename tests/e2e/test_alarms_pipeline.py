@@ -23,9 +23,9 @@ HEALTHY_MODELS = ("lfp-16s280-ess", "nmc-96s150-ev", "lfp-100s206-bus", "nmc-13s
 
 
 def _model(model_id: str) -> Any:
-    from shared.domain.devices.catalogue import CATALOGUE
+    from shared.domain.devices.catalogue import BUILT_IN_MODELS
 
-    return next(m for m in CATALOGUE if m.model_id == model_id)
+    return next(m for m in BUILT_IN_MODELS if m.model_id == model_id)
 
 
 class DownlinkListener:
