@@ -59,7 +59,7 @@ def list_alarms(call: Call) -> AlarmList:
         from_ms=q.from_ms,
         to_ms=q.to_ms,
     )
-    items, token = services.alarm_desk().list(call.principal, flt, q.limit, q.next_token)
+    items, token = services.alarm_desk().find(call.principal, flt, q.limit, q.next_token)
     return AlarmList(items=items, next_token=token)
 
 

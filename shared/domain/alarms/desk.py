@@ -76,7 +76,7 @@ class AlarmDesk:
         self.clock_ms = clock_ms
 
     # ---- reading ----------------------------------------------------------------------------------
-    def list(
+    def find(
         self, principal: Principal, flt: AlarmFilter, limit: int, next_token: str | None
     ) -> tuple[list[Alarm], str | None]:
         authorize(principal, Action.READ)

@@ -314,6 +314,8 @@ class CachedRules:
         self.ttl_s = ttl_s
         self._clock_s = clock_s
         self._scopes: dict[tuple[str, str], tuple[float, RuleSetVersion | None]] = {}
+        # Same layers and kind → the very same tuple (the engine caches compiled rules by identity).
+        self._resolved: dict[tuple[str, DeviceKind], tuple[AlarmRule, ...]] = {}
 
     def _latest(self, tenant_id: str, scope: str) -> RuleSetVersion | None:
         key = (tenant_id, scope)
@@ -332,5 +334,13 @@ class CachedRules:
     ) -> tuple[str, tuple[AlarmRule, ...]]:
         scopes = [TENANT_SCOPE] + ([model_scope(model_id)] if model_id else []) + [device_scope(thing_name)]
         layers = [v for v in (self._latest(tenant_id, s) for s in scopes) if v is not None]
-        label, rules, disabled = resolve(self._defaults(), layers, kind)
-        return label, active_rules(rules, disabled)
+        label = "+".join([f"default@{self._defaults().version}"] + [f"{v.scope}@{v.version}" for v in layers])
+        key = (f"{tenant_id}|{label}", kind)
+        hit = self._resolved.get(key)
+        if hit is None:
+            label, rules, disabled = resolve(self._defaults(), layers, kind)
+            hit = active_rules(rules, disabled)
+            if len(self._resolved) > 10_000:
+                self._resolved.clear()
+            self._resolved[key] = hit
+        return label, hit

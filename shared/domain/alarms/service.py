@@ -30,14 +30,17 @@ from shared.contracts.alarms import (
     Alarm,
     AlarmEvent,
     AlarmEventType,
+    AlarmLevel,
     AlarmStatus,
+    ParamValue,
     ProtectiveAction,
     TimelineEntry,
     TimelineEntryType,
+    TriggerSample,
 )
 from shared.contracts.commands import CommandOrigin, CommandRecord, CommandStatus
-from shared.contracts.telemetry import BatteryPackTelemetry, CommandAck, StorageCabinetTelemetry
-from shared.domain.alarms import engine
+from shared.contracts.telemetry import BatteryPackTelemetry, CommandAck, FaultEvent, StorageCabinetTelemetry
+from shared.domain.alarms import engine, faults
 from shared.domain.alarms.ports import AlarmStore, CommandIssuer, RuleSource
 from shared.domain.errors import Conflict
 from shared.domain.messaging import EventPublisher, MqttPublisher
@@ -130,7 +133,8 @@ class AlarmPipeline:
         rules = engine.EffectiveRules(version=label, rules=rule_list)
         for attempt in range(3):
             cached = self._state(ctx.tenant_id, ctx.thing_name)
-            state, significant, transitions = cached.state, False, []
+            state, significant = cached.state, False
+            transitions: list[tuple[engine.Transition, ValidMessage]] = []
             for _, msg in items:
                 ev = self._evaluate(ctx, rules, state, msg, result)
                 state = ev.state
@@ -190,7 +194,39 @@ class AlarmPipeline:
         if msg.message_type is topics.UpType.ACK and isinstance(msg.message, CommandAck):
             self.commands.record_ack(ctx.tenant_id, ctx.thing_name, msg.message, msg.arrival_ms)
             result.acks += 1
+        elif isinstance(msg.message, FaultEvent):
+            self._fault(ctx, rules.version, msg, msg.message, result)
         return engine.heard_from(ctx, rules, state, msg.arrival_ms)
+
+    def _fault(
+        self, ctx: engine.DeviceContext, version: str, msg: ValidMessage, fault: FaultEvent, result: ProcessResult
+    ) -> None:
+        """A device fault report (SLW-IF-1): raise or clear its alarm, with classification and advice."""
+        rule_id = faults.fault_rule_id(fault.code)
+        if not fault.active:
+            if self.clear_for(ctx, rule_id):
+                result.cleared += 1
+            return
+        cls = faults.classify(fault.code)
+        params: dict[str, ParamValue] = {
+            **fault.params,
+            "fault_code": fault.code,
+            "classification": cls.classification,
+            "advice": cls.advice,
+        }
+        sample = TriggerSample(message_key=msg.message_key, device_ts_ms=msg.device_ts_ms, values=dict(fault.params))
+        raised = self.raise_for(
+            ctx,
+            version,
+            rule_id=rule_id,
+            level=cls.level,
+            params=params,
+            trigger=[sample],
+            decided_by=msg.message_key,
+            at_device_ms=msg.device_ts_ms,
+        )
+        if raised:
+            result.raised += 1
 
     @staticmethod
     def _last_seen(state: engine.EngineState, rules: engine.EffectiveRules) -> int | None:
@@ -241,13 +277,38 @@ class AlarmPipeline:
             result.commands += len(t.rule.clear_actions)
 
     def raise_alarm(self, ctx: engine.DeviceContext, version: str, t: engine.Transition) -> bool:
-        """Record the alarm and act on it; False when another alarm of the rule is already active."""
+        """Record the alarm of a rule transition and act on it (protective commands first)."""
+        return self.raise_for(
+            ctx,
+            version,
+            rule_id=t.rule.rule_id,
+            level=t.rule.level,
+            params=t.params,
+            trigger=list(t.trigger),
+            decided_by=t.message_key or f"t{t.at_device_ms or self.clock_ms()}",
+            at_device_ms=t.at_device_ms,
+            actions=t.rule.actions,
+        )
+
+    def raise_for(
+        self,
+        ctx: engine.DeviceContext,
+        version: str,
+        *,
+        rule_id: str,
+        level: AlarmLevel,
+        params: dict[str, ParamValue],
+        trigger: list[TriggerSample],
+        decided_by: str,
+        at_device_ms: int | None,
+        actions: Sequence[ProtectiveAction] = (),
+    ) -> bool:
+        """Raise one alarm (idempotent per deciding sample); False when the rule already has one."""
         now = self.clock_ms()
-        decided_by = t.message_key or f"t{t.at_device_ms or now}"
-        alarm_id = alarm_id_for(ctx.tenant_id, ctx.thing_name, t.rule.rule_id, decided_by)
-        active = self.store.claim_active(ctx.tenant_id, ctx.thing_name, t.rule.rule_id, alarm_id, now)
+        alarm_id = alarm_id_for(ctx.tenant_id, ctx.thing_name, rule_id, decided_by)
+        active = self.store.claim_active(ctx.tenant_id, ctx.thing_name, rule_id, alarm_id, now)
         if active != alarm_id:
-            log.info("rule %s of %s already has active alarm %s", t.rule.rule_id, ctx.thing_name, active)
+            log.info("rule %s of %s already has active alarm %s", rule_id, ctx.thing_name, active)
             return False
         existing = self.store.get(ctx.tenant_id, alarm_id)
         alarm = existing or Alarm(
@@ -256,21 +317,21 @@ class AlarmPipeline:
             thing_name=ctx.thing_name,
             device_kind=ctx.kind,
             model_id=ctx.model_id,
-            rule_id=t.rule.rule_id,
-            level=t.rule.level,
+            rule_id=rule_id,
+            level=level,
             status=AlarmStatus.ACTIVE,
-            code=t.rule.rule_id,
-            params=t.params,
+            code=rule_id,
+            params=params,
             rule_version=version,
             raised_at_ms=now,
-            device_ts_ms=t.at_device_ms if t.at_device_ms is not None else now,
-            trigger=list(t.trigger),
+            device_ts_ms=at_device_ms if at_device_ms is not None else now,
+            trigger=trigger,
             updated_at_ms=now,
         )
         if existing is None:
             self.store.create(alarm)
         # Protective commands first: they are what stops a runaway from spreading.
-        for i, action in enumerate(t.rule.actions):
+        for i, action in enumerate(actions):
             self._command(alarm, action, f"{alarm_id}:action:{i}", "protective_action")
         self._timeline(
             alarm, "raised", TimelineEntryType.RAISED, alarm.raised_at_ms, SYSTEM, {"level": int(alarm.level)}
@@ -279,12 +340,18 @@ class AlarmPipeline:
         return True
 
     def clear_alarm(self, ctx: engine.DeviceContext, t: engine.Transition) -> bool:
-        alarm_id = self.store.active_alarm_id(ctx.tenant_id, ctx.thing_name, t.rule.rule_id)
+        return self.clear_for(ctx, t.rule.rule_id, t.rule.clear_actions)
+
+    def clear_for(
+        self, ctx: engine.DeviceContext, rule_id: str, clear_actions: Sequence[ProtectiveAction] = ()
+    ) -> bool:
+        """Clear the rule's active alarm, if any (idempotent)."""
+        alarm_id = self.store.active_alarm_id(ctx.tenant_id, ctx.thing_name, rule_id)
         if alarm_id is None:
             return False
         alarm = self.store.get(ctx.tenant_id, alarm_id)
         if alarm is None:
-            self.store.release_active(ctx.tenant_id, ctx.thing_name, t.rule.rule_id, alarm_id)
+            self.store.release_active(ctx.tenant_id, ctx.thing_name, rule_id, alarm_id)
             return False
         now = self.clock_ms()
         if alarm.status is not AlarmStatus.CLEARED:
@@ -299,9 +366,9 @@ class AlarmPipeline:
             )
             self.store.replace(cleared, expected_updated_at_ms=alarm.updated_at_ms)
             alarm = cleared
-        for i, action in enumerate(t.rule.clear_actions):
+        for i, action in enumerate(clear_actions):
             self._command(alarm, action, f"{alarm_id}:clear_action:{i}", "clear_action")
-        self.store.release_active(ctx.tenant_id, ctx.thing_name, t.rule.rule_id, alarm_id)
+        self.store.release_active(ctx.tenant_id, ctx.thing_name, rule_id, alarm_id)
         at = alarm.cleared_at_ms or now
         self._timeline(alarm, "cleared", TimelineEntryType.CLEARED, at, SYSTEM, {"reason": "condition_gone"})
         self._event(alarm, AlarmEventType.CLEARED, f"{alarm_id}:cleared", at)
