@@ -13,6 +13,9 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
+from shared.contracts import alarms as a
+from shared.contracts import commands as c
+from shared.contracts import notifications as n
 from shared.contracts import telemetry as t
 
 #: Schema file name -> contract. The sample files in events/samples are named
@@ -25,6 +28,12 @@ CONTRACTS: dict[str, Any] = {
     "device_event": t.DeviceEvent,
     "command": t.Command,
     "command_ack": t.CommandAck,
+    # Platform-side contracts (bus events, console streams, rule sets, command records).
+    "alarm_event": a.AlarmEvent,
+    "alarm_rule_set_draft": a.RuleSetDraft,
+    "command_record": c.CommandRecord,
+    "notification_view": n.NotificationView,
+    "notification_policy_draft": n.PolicyDraft,
 }
 
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "events" / "schemas"
