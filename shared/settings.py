@@ -66,7 +66,6 @@ class Settings(BaseModel):
     voice_connect_instance_id: str | None = None
     voice_contact_flow_id: str | None = None
     voice_source_phone: str | None = None
-    
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
