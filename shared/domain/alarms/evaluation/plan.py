@@ -43,9 +43,11 @@ from shared.domain.alarms.evaluation.view import METRIC_UNITS, SERIES_ELEMENT, S
 Params = dict[str, ParamValue]
 Outcome = tuple[bool, bool, bool]
 
-#: A running duration (for_s / clear_for_s) survives missing readings, unless the gap between
-#: two samples of its phase exceeds the larger of this and three times the duration.
-MIN_DURATION_GAP_MS = 60_000
+#: A running duration (for_s / clear_for_s) survives missing readings and slow reporting, unless
+#: the gap between two samples of its phase exceeds the larger of this and three times the
+#: duration. 600 s is the longest normal reporting period of GB/T 32960-2016: a shorter floor
+#: would make every duration rule blind on devices that report less often.
+MIN_DURATION_GAP_MS = 600_000
 #: Decimals a computed level or slope is rounded to before a comparison (float noise).
 _DECIMALS = 9
 
