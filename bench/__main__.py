@@ -7,6 +7,13 @@
 (c) Publish → stored latency through the local stack (real MQTT, rules engine, Kinesis poller,
     handler), p50/p99 for 200 simulated devices at 1 message/s.
 (d) AWS cost per million messages of the chosen design, from the measured CPU time.
+
+Alarms (issue 3), under ``alarms``:
+(a) CPU per message of validation + the full default rule set, 100-cell pack (target ≤ 300 µs).
+(b) Publish → alarm stored → notification in the outbox, p50/p99, 200 devices at 1 msg/s
+    (target p99 < 1 s), and 50 devices below the local pipeline's saturation.
+(c) Runaway: first sample meeting GB 38031 C.5.3.7 → cut-off command on the wire (target < 2 s).
+(d) False level-3 alarms over a simulated day of 1,000 healthy packs (target 0).
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import cost, ingest_cpu, ingest_moto, latency
+from bench import alarm_eval, alarm_latency, cost, false_alarms, ingest_cpu, ingest_moto, latency
 
 OUT = Path(__file__).resolve().parent / "results.json"
 
@@ -44,6 +51,15 @@ def main(argv: list[str] | None = None) -> int:
         }
     cpu_us = results.get("a_validation_cpu", {}).get("validate_and_extremes_us_per_msg")
     results["d_cost_per_million_messages"] = cost.run(cpu_us)
+    alarms: dict[str, Any] = {}
+    if not only or "alarm-cpu" in only:
+        alarms["a_rule_evaluation_cpu"] = alarm_eval.run()
+    if not only or "alarm-latency" in only:
+        alarms["b_c_latency"] = alarm_latency.run()
+    if not only or "false-alarms" in only:
+        alarms["d_false_alarms_healthy_day"] = false_alarms.run()
+    if alarms:
+        results["alarms"] = alarms
     OUT.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     sys.stdout.write(json.dumps(results, indent=2) + "\n")
     sys.stdout.write(f"wrote {OUT}\n")
