@@ -88,10 +88,11 @@ def raise_on(feed: Feed, start: int, **readings: Any) -> None:
 
 
 def test_rising_h2_raises_a_prewarning_with_its_evidence(ports: Ports, feed: Feed) -> None:
-    """ARC-3, LCM-AL-1, LCM-AL-3, SLW-EW-1, SLW-EW-5, LCM-PF-6: H2 rising past 100 ppm for 2 s raises one level-0
-    pre-warning: code and params (value, threshold, clear threshold, unit), the effective rule version, the three
-    trigger samples; timeline `raised`; AlarmRaised on the EventBridge bus (the notification rule's pattern matches
-    it) and on the tenant's console; the rule's set_reporting_interval (500 ms) command on the device topic."""
+    """ARC-3, LCM-AL-1, LCM-AL-3, SLW-EW-1, SLW-EW-2, SLW-EW-5, LCM-PF-6, SLW-WEB-7: H2 rising past 100 ppm for 2 s
+    raises one level-0 pre-warning: code and params (value, threshold, clear threshold, unit), the effective rule
+    version, the three trigger samples; timeline `raised`; AlarmRaised on the EventBridge bus (the notification rule's
+    pattern matches it) and on the tenant's console; the rule's set_reporting_interval (500 ms) command on the device
+    topic."""
     sqs = boto3.client("sqs", region_name="us-east-1")
     bridge = boto3.client("events", region_name="us-east-1")
     queue = sqs.create_queue(QueueName="alarm-events")["QueueUrl"]
@@ -157,9 +158,9 @@ def test_rising_h2_raises_a_prewarning_with_its_evidence(ports: Ports, feed: Fee
 
 
 def test_water_ingress_and_smoke_cut_off_the_cabinet_and_stay_latched(ports: Ports, feed: Feed) -> None:
-    """SLW-EW-3, SLW-PR-1, SLW-IF-1, LCM-AL-4: water ingress (then smoke) held 2 s raises a level-3 alarm whose
-    cut_off goes out at once on voltops/v1/<tenant>/<thing>/down/cmd with an expiry after its issue; each rule has
-    its own alarm and command; a level-3 alarm does not clear by itself when the sensor goes quiet."""
+    """SLW-PR-4, SLW-EW-3, SLW-CTL-1, LCM-AL-4: water ingress (then smoke) held 2 s raises a level-3 alarm whose cut_off
+    goes out at once on voltops/v1/<tenant>/<thing>/down/cmd with an expiry after its issue; each rule has its own alarm
+    and command; a level-3 alarm does not clear by itself when the sensor goes quiet."""
     raise_on(feed, T0, water_ingress=True)
     water = only(alarms_of(TENANT, feed.thing))
     assert (water.rule_id, water.level, water.device_ts_ms) == ("water_ingress", AlarmLevel.LEVEL_3, T0 + 2000)
@@ -189,7 +190,7 @@ def test_water_ingress_and_smoke_cut_off_the_cabinet_and_stay_latched(ports: Por
 
 
 def test_a_redelivered_batch_raises_and_sends_nothing_twice(ports: Ports, feed: Feed) -> None:
-    """ARC-3, LCM-PF-8, SLW-PR-1: the same Kinesis batch delivered twice (warm), and again after a cold start, leaves
+    """ARC-3, LCM-PF-8, SLW-PR-4: the same Kinesis batch delivered twice (warm), and again after a cold start, leaves
     one alarm, one cut_off publish, one AlarmRaised event and the same timeline."""
     event = feed.batch(*feed.samples(T0, 3, smoke_detected=True))
     assert feed.deliver(event) == OK
@@ -222,9 +223,9 @@ class FlakyEvents(RecordingEvents):
 
 
 def test_a_failed_transition_is_retried_from_its_record_without_duplicates(ports: Ports, feed: Feed) -> None:
-    """ARC-3, LCM-PF-8, SLW-PR-1: the bus failing after the alarm and its cut_off were written makes the handler
-    report the device's first record; Lambda's retry completes the transition on the same alarm id (no second alarm,
-    no second publish of the cut_off) and the event goes out."""
+    """ARC-3, LCM-PF-8, SLW-PR-4: the bus failing after the alarm and its cut_off were written makes the handler report
+    the device's first record; Lambda's retry completes the transition on the same alarm id (no second alarm, no second
+    publish of the cut_off) and the event goes out."""
     flaky = FlakyEvents(failures=1)
     services.configure(publisher=ports.mqtt, events=flaky, clock_ms=ports.clock)
     event = feed.batch(*feed.samples(T0, 3, water_ingress=True))
@@ -245,9 +246,9 @@ def test_a_failed_transition_is_retried_from_its_record_without_duplicates(ports
 
 
 def test_condition_gone_clears_the_alarm_and_releases_the_guard(ports: Ports, feed: Feed) -> None:
-    """LCM-AL-1, LCM-AL-3, LCM-PF-6, SLW-EW-5: H2 back below the clear threshold (80 ppm) for 60 s clears the
-    pre-warning by itself (cleared by system, condition_gone), restores the 1 s reporting interval, emits
-    AlarmCleared and releases the active guard, so the next rise is a new alarm."""
+    """LCM-AL-1, LCM-AL-3, LCM-PF-6, SLW-EW-5: H2 back below the clear threshold (80 ppm) for 60 s clears the pre-
+    warning by itself (cleared by system, condition_gone), restores the 1 s reporting interval, emits AlarmCleared and
+    releases the active guard, so the next rise is a new alarm."""
     raise_on(feed, T0, h2_ppm=150.0)
     alarm = only(alarms_of(TENANT, feed.thing))
     store = services.alarm_store()
@@ -277,9 +278,10 @@ def test_condition_gone_clears_the_alarm_and_releases_the_guard(ports: Ports, fe
 
 
 def test_one_active_alarm_per_rule_and_device_even_when_engine_state_is_lost(ports: Ports, feed: Feed) -> None:
-    """LCM-AL-1, SLW-PR-2: H2 at 1200 ppm raises the pre-warning and the second stage (two rules, two alarms, stop
-    charge and discharge); with the device's engine state lost and the function cold, the engine decides to raise
-    again on new samples, and the active guard in DynamoDB keeps it at one alarm per rule, no new command."""
+    """LCM-AL-3, LCM-PF-8, SLW-EW-5, SLW-PR-2: H2 at 1200 ppm raises the pre-warning and the second stage (two rules,
+    two alarms, stop charge and discharge); with the device's engine state lost and the function cold, the engine
+    decides to raise again on new samples, and the active guard in DynamoDB keeps it at one alarm per rule, no new
+    command."""
     raise_on(feed, T0, h2_ppm=1200.0)
     alarms = {a.rule_id: a for a in alarms_of(TENANT, feed.thing)}
     assert set(alarms) == {"h2_prewarning", "h2_high"} and alarms["h2_high"].level is AlarmLevel.LEVEL_2
@@ -302,7 +304,7 @@ def test_one_active_alarm_per_rule_and_device_even_when_engine_state_is_lost(por
 
 
 def test_an_executed_cut_off_ack_is_recorded_on_the_alarm(ports: Ports, feed: Feed) -> None:
-    """SLW-PR-1, SLW-IF-1, LCM-AL-3: the device's up/ack for the cut_off marks the command acked and puts
+    """SLW-PR-4, SLW-CTL-2, SLW-IF-1, LCM-AL-3: the device's up/ack for the cut_off marks the command acked and puts
     `command_acked` (actor device) on the alarm's timeline; nothing escalates; a redelivered ack changes nothing."""
     raise_on(feed, T0, water_ingress=True)
     alarm = only(alarms_of(TENANT, feed.thing))
@@ -322,7 +324,7 @@ def test_an_executed_cut_off_ack_is_recorded_on_the_alarm(ports: Ports, feed: Fe
 
 
 def test_a_rejected_cut_off_escalates_the_alarm(ports: Ports, feed: Feed) -> None:
-    """SLW-PR-1, SLW-PR-4, SLW-EW-4: a device that rejects the cut_off leaves the command rejected, the timeline
+    """SLW-PR-4, SLW-IF-1, SLW-EW-4: a device that rejects the cut_off leaves the command rejected, the timeline
     `command_failed` with the reason code, and escalates the alarm at once (AlarmEscalated, command_rejected)."""
     raise_on(feed, T0, smoke_detected=True)
     alarm = only(alarms_of(TENANT, feed.thing))
@@ -344,8 +346,8 @@ def test_a_rejected_cut_off_escalates_the_alarm(ports: Ports, feed: Feed) -> Non
 
 
 def test_a_record_of_an_unknown_device_is_skipped(ports: Ports, feed: Feed) -> None:
-    """ARC-3, LCM-SEC-5: records of a device nobody registered, and of the same thing name under another tenant,
-    are skipped without failing the batch; the registered cabinet's records in the same batch are evaluated."""
+    """ARC-3, LCM-SEC-5: records of a device nobody registered, and of the same thing name under another tenant, are
+    skipped without failing the batch; the registered cabinet's records in the same batch are evaluated."""
     stranger = Feed(TENANT, "cab-9999", ports.clock)
     spoof = Feed("bolt", feed.thing, ports.clock)
     records = []
@@ -364,8 +366,8 @@ def test_a_record_of_an_unknown_device_is_skipped(ports: Ports, feed: Feed) -> N
 
 
 def test_engine_state_survives_a_cold_start_mid_duration(ports: Ports, feed: Feed) -> None:
-    """ARC-3, LCM-AL-1: two samples of a 2 s H2 phase in one batch, a cold start (every cached service dropped),
-    then the rest: the rule raises at the third sample, exactly as a warm function would, with all three as
+    """ARC-3, LCM-AL-1, LCM-PF-8: two samples of a 2 s H2 phase in one batch, a cold start (every cached service
+    dropped), then the rest: the rule raises at the third sample, exactly as a warm function would, with all three as
     evidence."""
     assert feed.send(*feed.samples(T0, 2, h2_ppm=150.0)) == OK
     assert alarms_of(TENANT, feed.thing) == []
