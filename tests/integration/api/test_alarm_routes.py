@@ -150,7 +150,7 @@ def test_list_filters_and_pages(desk: Desk) -> None:
 
 def test_one_alarm_and_tenant_isolation(desk: Desk) -> None:
     """LCM-AL-3, LCM-SEC-5: an alarm is readable by id in its tenant only; an unknown id and another tenant's alarm
-    are the same 404 for reading, the timeline and every change; no token is 401."""
+    are the same 404 for reading, the timeline and every change; no token (or no tenant in it) is 401, no role 403."""
     api = desk.api
     mine = desk.raise_on(desk.a, T0, smoke_detected=True)
     theirs = desk.raise_on(desk.x, T0, smoke_detected=True)
@@ -171,7 +171,8 @@ def test_one_alarm_and_tenant_isolation(desk: Desk) -> None:
     assert api.get(f"/v1/alarms/{theirs['alarm_id']}", user="bob").json_body == theirs  # untouched
 
     assert api.get("/v1/alarms", user=None).status_code == 401
-    assert api.get(f"/v1/alarms/{mine['alarm_id']}", user="nobody").status_code in (401, 403)
+    assert api.get(f"/v1/alarms/{mine['alarm_id']}", user="nobody").status_code == 401  # no tenant claim
+    assert api.get(f"/v1/alarms/{mine['alarm_id']}", user="nora").status_code == 403  # no role
 
 
 # ---- alarms: handling ------------------------------------------------------------------------------------------
