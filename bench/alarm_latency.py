@@ -98,7 +98,7 @@ def _local_stack(packs: int, cabinets: int = 0) -> Iterator[Any]:
         with (state_dir / "logs" / "functions.log").open("a", buffering=1) as log_file:
             counter = _LogCounter(log_file)
             logging.getLogger().addHandler(counter)
-            setattr(stack, "bench_log_counts", counter.counts)  # noqa: B010 - read back by run()
+            setattr(stack, "bench_log", counter)  # noqa: B010 - read back by run()
             with contextlib.redirect_stdout(log_file):
                 try:
                     stack.start()
@@ -116,11 +116,14 @@ class _LogCounter(logging.Handler):
     def __init__(self, stream: Any) -> None:
         super().__init__(logging.WARNING)
         self.counts: dict[str, int] = {}
+        self.first: list[str] = []
         self.stream = stream
         self.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
 
     def emit(self, record: logging.LogRecord) -> None:
         self.counts[record.levelname] = self.counts.get(record.levelname, 0) + 1
+        if len(self.first) < 10:
+            self.first.append(f"{record.levelname} {record.name}: {record.getMessage()}"[:300])
         with contextlib.suppress(Exception):
             self.stream.write(self.format(record) + "\n")
 
@@ -156,6 +159,41 @@ def _counters(stack: Any) -> dict[str, int]:
     }
 
 
+class _HandlerClock:
+    """Wraps a poller's in-process handler: seconds spent inside it (wall time, so waiting for
+    moto and for the GIL count; several shard threads may be inside at once) and records seen."""
+
+    def __init__(self, poller: Any) -> None:
+        self.poller = poller
+        self.inner = poller.handler
+        self.busy_s = 0.0
+        self.calls = 0
+        self.records = 0
+        self.lock = threading.Lock()
+        poller.handler = self
+
+    def __call__(self, event: dict[str, Any], context: Any) -> Any:
+        t = time.perf_counter()
+        try:
+            return self.inner(event, context)
+        finally:
+            with self.lock:
+                self.busy_s += time.perf_counter() - t
+                self.calls += 1
+                self.records += len(event.get("Records", []))
+
+    def restore(self) -> None:
+        self.poller.handler = self.inner
+
+    def report(self, wall_s: float) -> dict[str, Any]:
+        return {
+            "handler_s_per_wall_s": round(self.busy_s / wall_s, 2) if wall_s > 0 else None,
+            "ms_per_record": round(self.busy_s * 1000 / self.records, 1) if self.records else None,
+            "records": self.records,
+            "invocations": self.calls,
+        }
+
+
 def _pipeline_idle(stack: Any) -> bool:
     s = stack.rules_engine.stats
     return (
@@ -164,6 +202,15 @@ def _pipeline_idle(stack: Any) -> bool:
         and stack.alarm_poller.idle
         and stack.notification_poller.idle
     )
+
+
+def _quarantined_topics() -> list[str]:
+    """Topics of the messages ingest quarantined (validation failures) so far."""
+    from shared.dal.archive import list_quarantine
+
+    with contextlib.suppress(Exception):
+        return [str(q.get("topic", "")) for q in list_quarantine()]
+    return []
 
 
 def _model(stack: Any, model_id: str) -> Any:
@@ -404,6 +451,11 @@ def run_notification_latency(
     total_s = int(warmup_s + duration_s)
     max_behind = 0.0
     load_before = _loadavg()
+    clocks = {
+        "ingest": _HandlerClock(stack.poller),
+        "alarms": _HandlerClock(stack.alarm_poller),
+        "notifications": _HandlerClock(stack.notification_poller),
+    }
     t0 = time.time() + 0.2
     try:
         for second in range(total_s):
@@ -456,6 +508,9 @@ def run_notification_latency(
             time.sleep(0.1)
     finally:
         done.set()
+        watched_s = time.time() - t0
+        for c in clocks.values():
+            c.restore()
         watcher.join(timeout=10)
         sampler.join(timeout=5)
         client.loop_stop()
@@ -473,10 +528,9 @@ def run_notification_latency(
     def chan(name: str, ps: list[_Probe]) -> list[float]:
         return [p.channels[name] - p.published_s for p in ps if name in p.channels]
 
-    backlog_alarms = [s["published"] - s["alarms_done"] for s in samples]
-    backlog_ingest = [s["published"] - s["ingest_done"] for s in samples]
-    measured = [s for s in samples if s["t"] <= t_end]
-    rate_window = [s for s in measured if s["t"] >= t0 + warmup_s]
+    rate_window = [s for s in samples if t0 + warmup_s <= s["t"] <= t_end]  # probes on, publishing
+    backlog_alarms = [s["published"] - s["alarms_done"] for s in rate_window]
+    backlog_ingest = [s["published"] - s["ingest_done"] for s in rate_window]
     consumer_rate: dict[str, float] = {}
     if len(rate_window) >= 2:
         a, b = rate_window[0], rate_window[-1]
@@ -529,6 +583,8 @@ def run_notification_latency(
             },
             "kept_up": end_backlog_alarms <= devices and end_backlog_ingest <= devices,
             "notification_events_handled": end_counters["notifications_done"],
+            # From the first message to the end of the drain wait: where the time goes.
+            "consumers": {name: c.report(watched_s) for name, c in clocks.items()},
             "alarms_table_poll_ms_p50": _stats(poll_durations).get("p50_ms"),
         },
         "loadavg_before": load_before,
@@ -560,11 +616,15 @@ def _runaway_device(
     model: Any,
     start_at: float,
     warmup_steps: int,
+    realtime_from_s: float,
+    fast_speedup: float,
     max_steps: int,
     cutoff_timeout_s: float,
 ) -> dict[str, Any]:
-    """One cabinet: warm-up (published at once), then the runaway in real time until the
-    ``thermal_runaway`` alarm's cut-off arrives on its command topic."""
+    """One cabinet: warm-up (published at once), the runaway's first ``realtime_from_s`` (the gas
+    phase) ``fast_speedup`` times faster than real time, then real time until the
+    ``thermal_runaway`` alarm's cut-off arrives on its command topic. Device time trails the
+    wall clock by the time the fast part took (never ahead of it)."""
     from device_sdk.commands import CommandProcessor, InMemoryHandledStore
     from device_sdk.simulate.device import DeviceSpec, SimulatedDevice
     from shared.contracts import topics
@@ -582,7 +642,8 @@ def _runaway_device(
     client.subscribe(topics.downlink(tenant, thing), qos=1)
     time.sleep(max(0.2, start_at - time.monotonic()))  # subscribed, and this run's turn
     now_ms = int(time.time() * 1000)
-    sim = SimulatedDevice(DeviceSpec(tenant, thing, model), start_ms=now_ms - warmup_steps * 1000)
+    start_ms = now_ms - round((warmup_steps + realtime_from_s) * 1000)
+    sim = SimulatedDevice(DeviceSpec(tenant, thing, model), start_ms=start_ms)
     processor = CommandProcessor(InMemoryHandledStore(), sim.handle_command, lambda: int(time.time() * 1000))
     raises: list[dict[str, Any]] = []
     cut_off_keys: dict[str, str] = {}  # idempotency key of an in-process raise's cut-off -> rule id
@@ -649,7 +710,8 @@ def _runaway_device(
         tick = time.monotonic()
         while step_no < max_steps:
             dt = min(1.0, sim.reporting_interval_ms / 1000.0)  # 0.5 s once fast reporting is on
-            tick += dt
+            fast = (sim.now_ms - inject_ms) / 1000.0 < realtime_from_s
+            tick += dt / fast_speedup if fast else dt
             time.sleep(max(0.0, tick - time.monotonic()))
             publish(sim.step(dt))
             step_no += 1
@@ -675,6 +737,7 @@ def _runaway_device(
         {
             "deciding_sample": deciding["message_key"].split("#", 2)[-1],
             "deciding_rel_s_after_inject": deciding["rel_s"],
+            "deciding_sample_in_real_time_phase": (deciding["rel_s"] or 0.0) >= realtime_from_s,
             "decided_by": deciding["branch"],
             "decision_params": deciding["params"],
             "alarm_id": deciding["alarm_id"],
@@ -698,15 +761,17 @@ def _runaway_device(
 def run_runaway_cutoff(
     runs: int = 10,
     *,
-    stagger_s: float = 2.0,
+    stagger_s: float = 5.0,
     warmup_steps: int = 10,
-    max_steps: int = 90,
+    realtime_from_s: float = 25.0,
+    fast_speedup: float = 10.0,
+    max_steps: int = 100,
     cutoff_timeout_s: float = 15.0,
     cabinet_models: tuple[str, ...] = ("sl-cab-lfp-48s", "ess-cab-215-240s"),
     stack: Any = None,
 ) -> dict[str, Any]:
-    """(c) ``runs`` fresh cabinets, each through the runaway; started ``stagger_s`` apart so the
-    runs overlap (at most a handful of cabinets publish at once, ~1–2 messages/s each)."""
+    """(c) ``runs`` fresh cabinets, each through the runaway; started ``stagger_s`` apart, so a
+    run's real-time part (~10 s) overlaps with at most two others (~2 messages/s per cabinet)."""
     if stack is None:
         try:
             with _local_stack(packs=0) as own:
@@ -714,6 +779,8 @@ def run_runaway_cutoff(
                     runs,
                     stagger_s=stagger_s,
                     warmup_steps=warmup_steps,
+                    realtime_from_s=realtime_from_s,
+                    fast_speedup=fast_speedup,
                     max_steps=max_steps,
                     cutoff_timeout_s=cutoff_timeout_s,
                     cabinet_models=cabinet_models,
@@ -722,7 +789,7 @@ def run_runaway_cutoff(
         except ImportError as exc:
             return {"skipped": f"local stack unavailable: {exc}"}
 
-    from shared.dal.alarms import DynamoAlarmRepository
+    from shared.dal.alarms import AlarmQuery, DynamoAlarmRepository
 
     idle_at_start = _wait(lambda: _pipeline_idle(stack), 5.0)
     token = uuid.uuid4().hex[:6].upper()
@@ -739,7 +806,15 @@ def run_runaway_cutoff(
     def one(i: int) -> None:
         try:
             results[i] = _runaway_device(
-                stack, things[i], models[things[i]], t0 + i * stagger_s, warmup_steps, max_steps, cutoff_timeout_s
+                stack,
+                things[i],
+                models[things[i]],
+                t0 + i * stagger_s,
+                warmup_steps,
+                realtime_from_s,
+                fast_speedup,
+                max_steps,
+                cutoff_timeout_s,
             )
         except Exception as exc:  # noqa: BLE001 - reported in the run's result, never hidden
             results[i] = {"thing": things[i], "error": f"{type(exc).__name__}: {exc}"}
@@ -754,10 +829,19 @@ def run_runaway_cutoff(
 
     runs_out = [r or {"error": "did not finish"} for r in results]
     repo = DynamoAlarmRepository()
+    quarantined = _quarantined_topics()
     for r in runs_out:  # the pipeline decided on the same sample as the in-process engine?
         if r.get("alarm_id"):
             stored = repo.get(stack.tenant, r["alarm_id"])
             r["stored_alarm_matches_deciding_sample"] = stored is not None and stored.rule_id == RUNAWAY_RULE
+            if not r["stored_alarm_matches_deciding_sample"]:
+                page = repo.query(
+                    stack.tenant, AlarmQuery(thing_name=r["thing"], rule_id=RUNAWAY_RULE), limit=10, after=None
+                )
+                r["pipeline_decided_on"] = [
+                    (a.trigger[-1].message_key.split("#", 2)[-1] if a.trigger else None) for a in page.items
+                ]
+        r["quarantined_messages"] = sum(1 for t in quarantined if f"/{r.get('thing')}/" in t)
     latencies = [r["latency_ms"] / 1000.0 for r in runs_out if r.get("latency_ms") is not None]
     return {
         "runs": runs,
@@ -815,11 +899,21 @@ def run(
             "start_steps_s": dict(stack.timings),
             "registered_devices": len(stack.fleet),
             "function_error_log_lines": _function_errors(stack),
-            "stack_log_records": dict(getattr(stack, "bench_log_counts", {})),
+            "stack_log_records": dict(getattr(stack, "bench_log", _LogCounter(None)).counts),
+            "stack_log_first": list(getattr(stack, "bench_log", _LogCounter(None)).first),
+            "rules_engine": {
+                k: getattr(stack.rules_engine.stats, k) for k in ("received", "actions_ok", "error_actions", "lost")
+            },
+            "consumer_retries": {
+                "ingest": stack.poller.stats.retries,
+                "alarms": stack.alarm_poller.stats.retries,
+                "notifications": stack.notification_poller.stats.retries,
+            },
             "dead_lettered": {
                 "ingest": stack.poller.stats.dead_lettered,
                 "alarms": stack.alarm_poller.stats.dead_lettered,
             },
+            "quarantined_messages": len(_quarantined_topics()),
         }
     stack_info["total_s"] = round(time.monotonic() - t_all, 1)
     return {
