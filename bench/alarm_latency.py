@@ -859,12 +859,14 @@ def run_runaway_cutoff(
         "wall_s": round(wall_s, 1),
         "loadavg_before": load_before,
         "loadavg_after": _loadavg(),
-        "note": "simulated cabinets (device_sdk.simulate, scenario thermal_runaway) published over plain MQTT in "
-        "real time: 1 s steps, 0.5 s once the H2 pre-warning's set_reporting_interval(500) is executed; commands "
-        "are executed and acked by the simulated device. The deciding sample is the first published sample on "
-        "which the default rules, evaluated in-process on exactly the published samples, raise thermal_runaway; "
-        "latency = its publish -> that alarm's cut_off (matched by idempotency key) received on the device's "
-        "command topic. The stack carries no other traffic meanwhile.",
+        "note": "simulated cabinets (device_sdk.simulate, scenario thermal_runaway) published over plain MQTT: "
+        "a 10 s warm-up at once, the runaway's first 25 s (gas phase) 10x faster than real time, then real time "
+        "(1 s steps; 0.5 s once the H2 pre-warning's set_reporting_interval(500) is executed). Commands are "
+        "executed and acked by the simulated device. The deciding sample is the first published sample on which "
+        "the default rules, evaluated in-process on exactly the published samples, raise thermal_runaway (the "
+        "stored alarm's id, derived from its deciding sample, is checked); latency = its publish -> that alarm's "
+        "cut_off (matched by idempotency key) received on the device's command topic. Runs overlap (stagger_s); "
+        "no other traffic meanwhile.",
     }
 
 
