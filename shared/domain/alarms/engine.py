@@ -155,8 +155,8 @@ def _silence_clears(
 ) -> list[Transition]:
     """A message that arrived after the last known one ends every active silence (auto_clear) alarm."""
     last = state.last_arrival_ms
-    if last is not None and arrival_ms <= last:
-        return []  # an old (redelivered or delayed) message says nothing about the silence
+    if not active or (last is not None and arrival_ms <= last):
+        return []  # nothing active, or an old (redelivered or delayed) message: not a sign of life now
     out: list[Transition] = []
     for plan in plans:
         rule = plan.rule
@@ -259,7 +259,7 @@ def evaluate(ctx: DeviceContext, rules: EffectiveRules, state: EngineState, samp
 
     for plan in plans:
         if plan.silence is not None:
-            continue
+            continue  # the timer's business
         rule = plan.rule
         rule_id = rule.rule_id
         shape = active.get(rule_id)

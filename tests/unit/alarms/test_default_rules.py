@@ -124,10 +124,9 @@ def test_protective_actions_follow_slw_pr() -> None:
         assert [(a.command, a.params) for a in r.clear_actions] == [
             (CommandName.SET_REPORTING_INTERVAL, {"interval_ms": 1000})
         ]
-    assert all(
-        r.actions == [] or r.level >= AlarmLevel.LEVEL_2 or r.rule_id.endswith("prewarning") or r.rule_id == "soc_high"
-        for r in DEFAULT_RULES
-    )
+    # Below level 2, only the gas pre-warnings (reporting rate) and over-charge at full SOC act.
+    acting_low = {r.rule_id for r in DEFAULT_RULES if r.actions and r.level < AlarmLevel.LEVEL_2}
+    assert acting_low == {"h2_prewarning", "co_prewarning", "soc_high"}
 
 
 # ---- the simulator in the loop ------------------------------------------------------------------
