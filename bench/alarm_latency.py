@@ -7,7 +7,8 @@
     probe: publish → alarm raised (server stamp) and → visible in the alarms table (polled),
     publish → first outbox line of the alarm (any channel), → in-app line, → each channel.
 (c) Thermal runaway → cut-off: fresh cabinets run the simulator's ``thermal_runaway`` scenario
-    in real time; the default rules are evaluated in-process on exactly the published samples,
+    (gas phase fast-forwarded, real time from a few seconds before the heat); the default rules
+    are evaluated in-process on exactly the published samples,
     which names the sample that first meets GB 38031 C.5.3.7; the figure is the time from
     publishing THAT sample to the ``thermal_runaway`` alarm's ``cut_off`` arriving on the
     device's command topic.
@@ -346,8 +347,9 @@ def run_notification_latency(
     """(b) ``devices`` packs at 1 message/s each; ``probes_per_s`` of the messages raise an alarm.
 
     Probes start after ``warmup_s`` of healthy traffic and run for ``duration_s``; afterwards
-    the watcher keeps looking until every probe has its alarm and all four outbox lines, or the
-    pipeline has drained and ``drain_timeout_s`` has passed. A probe device reports the alarm in
+    the watcher keeps looking until every probe has its alarm and all four outbox lines and both
+    stream consumers have consumed everything published, for at most ``drain_timeout_s``
+    (probes still missing then are reported as unobserved). A probe device reports the alarm in
     ``hold_samples`` consecutive samples, then healthy ones again (the alarm clears).
     """
     if stack is None:
