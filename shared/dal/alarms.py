@@ -230,6 +230,17 @@ class DynamoAlarmRepository:
             return StoredState(state=None, version=0)
         return StoredState(state=item.state, version=int(item.version or 0))
 
+    def state_version(self, tenant_id: str, thing_name: str) -> int:
+        """The stored version of the engine state (0 = none): a cheap freshness check."""
+        try:
+            with storage_errors("unexpected condition"):
+                item = AlarmStateItem.get(
+                    device_key(tenant_id, thing_name), ENGINE_ITEM, consistent_read=True, attributes_to_get=["version"]
+                )
+        except DoesNotExist:
+            return 0
+        return int(item.version or 0)
+
     def save_state(
         self,
         tenant_id: str,

@@ -184,12 +184,6 @@ def test_a_device_never_heard_from_is_not_silent(ports: Ports) -> None:
     assert alarms_of(TENANT, THING) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG shared/domain/alarms/service.py AlarmPipeline.sweep_silence: a device no longer active (here "
-    "decommissioned) stays in the last-seen index and gets a communication_lost alarm that can never clear (the "
-    "alarms Lambda skips its messages as device_not_active); the sweep checks only that the device exists",
-)
 def test_a_decommissioned_cabinet_does_not_raise_communication_lost(ports: Ports, feed: Feed) -> None:
     """SLW-IF-1, LCM-AL-1: a cabinet taken out of service stops talking on purpose; the timer raises no loss-of-
     communication alarm for it."""

@@ -32,6 +32,8 @@ class AlarmStore(Protocol):
 
     def load_state(self, tenant_id: str, thing_name: str) -> StoredState: ...
 
+    def state_version(self, tenant_id: str, thing_name: str) -> int: ...
+
     def save_state(
         self,
         tenant_id: str,

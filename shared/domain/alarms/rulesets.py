@@ -271,11 +271,16 @@ class RuleSetService:
             raise NotFound(f"device {name!r} not found", code="device_not_found")
 
     def _check_rules(self, tenant_id: str, scope: str, draft: RuleSetDraft) -> None:
+        # A scope may switch off any rule a scope beneath it defines (default, tenant, the model).
         known = {r.rule_id for r in self._defaults().rules}
-        for layer_scope in (TENANT_SCOPE,):
-            if layer_scope != scope:
-                latest = self.repo.latest(tenant_id, layer_scope)
-                known.update(r.rule_id for r in (latest.rules if latest else []))
+        below: list[str] = [] if scope == TENANT_SCOPE else [TENANT_SCOPE]
+        if scope.startswith("device:"):
+            found = self.targets.device_model(tenant_id, scope.split(":", 1)[1])
+            if found is not None:
+                below.append(model_scope(found[1]))
+        for layer_scope in below:
+            latest = self.repo.latest(tenant_id, layer_scope)
+            known.update(r.rule_id for r in (latest.rules if latest else []))
         known.update(r.rule_id for r in draft.rules)
         unknown = sorted(set(draft.disabled) - known)
         if unknown:

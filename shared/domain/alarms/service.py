@@ -39,6 +39,7 @@ from shared.contracts.alarms import (
     TriggerSample,
 )
 from shared.contracts.commands import CommandOrigin, CommandRecord, CommandStatus
+from shared.contracts.devices import DeviceStatus
 from shared.contracts.telemetry import BatteryPackTelemetry, CommandAck, FaultEvent, StorageCabinetTelemetry
 from shared.domain.alarms import engine, faults
 from shared.domain.alarms.ports import AlarmStore, CommandIssuer, RuleSource
@@ -241,7 +242,11 @@ class AlarmPipeline:
     def _state(self, tenant_id: str, thing_name: str) -> _Cached:
         key = (tenant_id, thing_name)
         cached = self._states.get(key)
-        if cached is not None:
+        # While a rule is active, someone else may change the state (an operator's manual clear):
+        # one cheap version read per batch of such devices keeps the warm copy honest.
+        if cached is not None and (
+            not cached.state.active_rule_ids() or self.store.state_version(tenant_id, thing_name) == cached.version
+        ):
             self._states.move_to_end(key)
             return cached
         stored = self.store.load_state(tenant_id, thing_name)
@@ -461,7 +466,9 @@ class AlarmPipeline:
         raised = 0
         for tenant_id, thing_name in self.store.silent_devices(shard, now_ms - int(min_after_s * 1000)):
             info = directory(tenant_id, thing_name)
-            if info is None:
+            if info is None or info.status is not DeviceStatus.ACTIVE:
+                # Revoked or decommissioned devices are silent on purpose: leave the index.
+                self._leave_silence_index(tenant_id, thing_name, now_ms)
                 continue
             ctx = device_context(info)
             label, rule_list = self.rules.effective(tenant_id, thing_name, ctx.kind, ctx.model_id)
@@ -486,6 +493,17 @@ class AlarmPipeline:
             except Conflict:
                 log.info("silence sweep: %s/%s changed meanwhile; next sweep decides", tenant_id, thing_name)
         return raised
+
+    def _leave_silence_index(self, tenant_id: str, thing_name: str, now_ms: int) -> None:
+        stored = self.store.load_state(tenant_id, thing_name)
+        if stored.state is None:
+            return
+        try:
+            self.store.save_state(
+                tenant_id, thing_name, stored.state, expected_version=stored.version, last_seen_ms=None, now_ms=now_ms
+            )
+        except Conflict:
+            log.info("silence sweep: %s/%s changed meanwhile; next sweep decides", tenant_id, thing_name)
 
     # ---- output ----------------------------------------------------------------------------------
     def _timeline(

@@ -297,12 +297,6 @@ def test_a_condition_still_holding_after_a_manual_clear_raises_a_new_alarm_cold(
     _still_wet_after_manual_clear(desk, cold=True)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG shared/domain/alarms/service.py AlarmPipeline._process_device: a warm pipeline keeps its cached "
-    "engine state (rule still active) after AlarmDesk.clear() rewrote it; it only notices at the next checkpoint "
-    "write (alarm_state_checkpoint_s, 60 s), so a condition still holding is not raised again meanwhile",
-)
 def test_a_condition_still_holding_after_a_manual_clear_raises_a_new_alarm_warm(desk: Desk) -> None:
     """LCM-AL-1, LCM-AL-3, SLW-PR-4: the same with the alarms function warm (its engine state cached in memory):
     the next samples after the clear raise a NEW alarm after the rule's 2 s, with a new cut_off."""
@@ -462,12 +456,6 @@ DOOR_RULE = {
 }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG shared/domain/alarms/rulesets.py RuleSetService._check_rules: for a device scope only the defaults "
-    "and the tenant scope count as known rule ids, not the device's model scope, so a rule a model scope adds "
-    "cannot be switched off for one device (400 unknown_rule_id)",
-)
 def test_a_device_scope_can_switch_off_a_rule_its_model_scope_adds(desk: Desk) -> None:
     """SLW-WEB-3: scopes overlay default → tenant → model → device, so a device scope may switch off (disabled) a rule
     that only its model's scope defines; the device's effective rules then list it as disabled."""
