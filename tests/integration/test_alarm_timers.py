@@ -206,12 +206,6 @@ def test_a_decommissioned_cabinet_does_not_raise_communication_lost(ports: Ports
     assert (TENANT, THING) not in services.alarm_store().silent_devices(comm_shard(TENANT, THING), T0 + 86_400_000)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG shared/domain/alarms/service.py AlarmPipeline._state: the warm copy is re-checked against the stored "
-    "version only while it has an active rule; a silence alarm is raised by the timer, so the warm copy has none, "
-    "misses it and the next message clears nothing until the next checkpoint write (up to 60 s later)",
-)
 def test_a_short_tenant_silence_is_cleared_by_the_next_message_of_a_warm_pipeline(ports: Ports, feed: Feed) -> None:
     """SLW-IF-1, SLW-WEB-3, LCM-AL-1: with a tenant loss-of-communication rule of 30 s (the shortest allowed), the
     timer raises it after 30 s of silence and the cabinet's very next message clears it, although the alarms

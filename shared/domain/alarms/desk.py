@@ -5,6 +5,7 @@ timeline entry and (acknowledge, clear) a bus event, so notifications stop escal
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -31,6 +32,8 @@ from shared.domain.errors import Conflict, Invalid, NotFound
 from shared.domain.messaging import EventPublisher, MqttPublisher
 
 log = logging.getLogger(__name__)
+#: What an alarm page token stands for: ``raised_at_ms(13)#alarm_id`` (shared.dal.alarms.time_key).
+_TIME_KEY = re.compile(r"^[0-9]{13}#al-[0-9a-f]{24}$")
 
 
 class AlarmFilter(BaseModel):
@@ -84,6 +87,8 @@ class AlarmDesk:
         if flt.from_ms is not None and flt.to_ms is not None and flt.from_ms > flt.to_ms:
             raise Invalid("from_ms must not be after to_ms", code="invalid_time_range")
         after = decode_token(next_token)
+        if after is not None and not _TIME_KEY.match(after):
+            raise Invalid("next_token is not a token issued by this API", code="invalid_next_token")
         q = AlarmQuery(
             status=flt.status,
             thing_name=flt.thing_name,

@@ -27,6 +27,7 @@ from typing import Any
 from shared.contracts import topics
 from shared.contracts.alarms import (
     ALARM_EVENT_SOURCE,
+    MIN_SILENCE_S,
     Alarm,
     AlarmEvent,
     AlarmEventType,
@@ -74,6 +75,9 @@ class _Cached:
     state: engine.EngineState
     version: int
     persisted_at_ms: int
+    #: Server time this copy was last used; a device quiet for MIN_SILENCE_S may meanwhile have
+    #: been given a loss-of-communication alarm by the timer (which writes the stored state).
+    used_at_ms: int = 0
 
 
 @dataclass
@@ -163,9 +167,9 @@ class AlarmPipeline:
                         raise
                     continue
                 result.state_writes += 1
-                cached = _Cached(state, version, now)
+                cached = _Cached(state, version, now, now)
             else:
-                cached = _Cached(state, cached.version, cached.persisted_at_ms)
+                cached = _Cached(state, cached.version, cached.persisted_at_ms, now)
             self._remember(ctx.tenant_id, ctx.thing_name, cached)
             return
 
@@ -242,16 +246,19 @@ class AlarmPipeline:
     def _state(self, tenant_id: str, thing_name: str) -> _Cached:
         key = (tenant_id, thing_name)
         cached = self._states.get(key)
-        # While a rule is active, someone else may change the state (an operator's manual clear):
-        # one cheap version read per batch of such devices keeps the warm copy honest.
+        # Someone else may have changed the stored state: an operator's manual clear (only while a
+        # rule is active) or the silence timer (only after the device was quiet for a while). One
+        # cheap version read in those cases keeps the warm copy honest.
         if cached is not None and (
-            not cached.state.active_rule_ids() or self.store.state_version(tenant_id, thing_name) == cached.version
+            not (cached.state.active_rule_ids() or self.clock_ms() - cached.used_at_ms >= MIN_SILENCE_S * 1000)
+            or self.store.state_version(tenant_id, thing_name) == cached.version
         ):
             self._states.move_to_end(key)
             return cached
         stored = self.store.load_state(tenant_id, thing_name)
         state = engine.EngineState.model_validate(stored.state) if stored.state else engine.EngineState()
-        cached = _Cached(state, stored.version, self.clock_ms())
+        now = self.clock_ms()
+        cached = _Cached(state, stored.version, now, now)
         self._remember(tenant_id, thing_name, cached)
         return cached
 
