@@ -44,6 +44,7 @@ from shared.contracts.devices import DeviceStatus
 from shared.contracts.telemetry import BatteryPackTelemetry, CommandAck, FaultEvent, StorageCabinetTelemetry
 from shared.domain.alarms import engine, faults
 from shared.domain.alarms.ports import AlarmStore, CommandIssuer, RuleSource
+from shared.domain.commands.service import is_overdue
 from shared.domain.errors import Conflict
 from shared.domain.messaging import EventPublisher, MqttPublisher
 from shared.domain.telemetry.validation import DeviceInfo, ValidMessage
@@ -433,8 +434,10 @@ class AlarmPipeline:
             "status": record.status.value,
             "reason": record.ack_reason,
         }
-        self._timeline(alarm, f"cmd:{record.command_id}:{record.status.value}", entry_type, at, "device", params)
-        if record.status is not CommandStatus.ACKED:
+        actor = "system" if record.detail.get("closed_by") == "platform" else "device"
+        self._timeline(alarm, f"cmd:{record.command_id}:{record.status.value}", entry_type, at, actor, params)
+        # A command already reported overdue has escalated the alarm once; its expiry does not again.
+        if record.status is not CommandStatus.ACKED and not is_overdue(record):
             self.escalate(alarm, f"command_{record.status.value}", f"cmd:{record.command_id}", at)
 
     def on_overdue(self, record: CommandRecord) -> None:

@@ -392,9 +392,9 @@ class CommandService:
         closed = record.model_copy(
             update={"status": status, "detail": detail, "updated_at_ms": self._next_update(record, now)}
         )
-        if first_notice:
-            # Closing does not wait for the observer: a broken observer must not keep commands open.
-            self._notify("on_overdue", closed)
+        # Closing does not wait for the observer: a broken observer must not keep commands open.
+        # Overdue is told once; a command already flagged overdue reports its final outcome.
+        self._notify("on_overdue" if first_notice else "on_ack", closed)
         self.repo.replace(closed, expected=record, due_at_ms=None)
         log.warning(
             "command closed without an ack",
