@@ -61,6 +61,10 @@ def run(devices: int = 200, duration_s: float = 30.0, probes: int = 10) -> dict[
                 body = json.loads(message_100_cells(seq))
                 body["cell_voltages_v"] = body["cell_voltages_v"][: stack.cell_count(thing)]
                 body["probe_temperatures_c"] = body["probe_temperatures_c"][: stack.probe_count(thing)]
+                # A healthy sample for this model (the alarm rules would otherwise act on it).
+                body["pack_voltage_v"] = round(sum(v for v in body["cell_voltages_v"] if v is not None), 1)
+                body["current_a"], body["state"] = 5.0, "discharging"
+                body["device_ts_ms"] = int(time.time() * 1000)
                 client.publish(topics.uplink(stack.tenant, thing, topics.UpType.TELEMETRY), json.dumps(body), qos=1)
                 published += 1
                 if thing in probe_things:
