@@ -66,7 +66,7 @@ def _best_cpu_us(fn: Callable[[], int], repeats: int) -> float:
     return best
 
 
-def run(messages: int = 2000, repeats: int = 3) -> dict[str, Any]:
+def run(messages: int = 2000, repeats: int = 5) -> dict[str, Any]:
     model = _model(_MODEL_100)
     ctx, rules = _context(model)
     topic = topics.uplink(TENANT, "bench-1", topics.UpType.TELEMETRY)
