@@ -11,20 +11,18 @@ This module owns the permission to reach *devices* (their command topic).
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_lambda_event_sources as sources
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.constructs.compliance import DESCRIBE_ENDPOINT_REASON, KMS_GRANT_REASONS, SMS_PUBLISH_REASON, acknowledge
-from infra.constructs.ingest import MAX_RECORD_AGE, RETRY_ATTEMPTS
+from infra.constructs.ingest import stream_source
 from infra.constructs.iot import iot_arn_prefix
-from infra.constructs.lambda_defaults import FunctionSpec, LambdaFactory
+from infra.constructs.lambda_defaults import FunctionSpec, LambdaFactory, failure_queue
 from infra.constructs.notifications import NAG_IOT_PREFIX, NotificationChannels, grant_console_publish
 from infra.constructs.storage import Storage
 from shared.contracts.topics import ROOT, VERSION, Direction, DownType
@@ -33,7 +31,6 @@ ALARMS_HANDLER = "functions.alarms.handler.handler"
 ALARMS_SERVICE = "alarms"
 TIMERS_HANDLER = "functions.timers.handler.handler"
 TIMERS_SERVICE = "timers"
-BATCH_SIZE = 100
 #: No batching wait: a thermal runaway must reach the engine as soon as Lambda polls the shard
 #: (once a second per shard), not after another window on top.
 MAX_BATCHING_WINDOW = Duration.seconds(0)
@@ -104,23 +101,12 @@ class Alarms(Construct):
         t = storage.tables
 
         # --- consumer ---------------------------------------------------------------------------
-        self.dlq = sqs.Queue(
+        self.dlq = failure_queue(
             self,
             "AlarmConsumerFailures",
-            encryption=sqs.QueueEncryption.KMS,
-            encryption_master_key=storage.key,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-            removal_policy=RemovalPolicy.RETAIN,
-        )
-        acknowledge(
-            self.dlq,
-            {
-                "AwsSolutions-SQS3": (
-                    "This queue is itself the on-failure destination of the alarm consumer's event source "
-                    "mapping; a dead-letter queue behind it would only move the same pointers again."
-                ),
-            },
+            storage.key,
+            "This queue is itself the on-failure destination of the alarm consumer's event source "
+            "mapping; a dead-letter queue behind it would only move the same pointers again.",
         )
         self.consumer = lambdas.function(
             "AlarmConsumerFunction",
@@ -155,19 +141,9 @@ class Alarms(Construct):
                 ),
             },
         )
-        # Same failure handling as ingest (partial failures, bisect, bounded retries and age,
-        # pointers to an SQS destination), with its own checkpoint on the stream.
-        self.event_source = sources.KinesisEventSource(
-            stream,
-            starting_position=lambda_.StartingPosition.TRIM_HORIZON,
-            batch_size=BATCH_SIZE,
-            max_batching_window=MAX_BATCHING_WINDOW,
-            parallelization_factor=PARALLELIZATION_FACTOR,
-            bisect_batch_on_error=True,
-            report_batch_item_failures=True,
-            retry_attempts=RETRY_ATTEMPTS,
-            max_record_age=MAX_RECORD_AGE,
-            on_failure=sources.SqsDlq(self.dlq),
+        # Same failure handling as ingest, with its own checkpoint on the stream.
+        self.event_source = stream_source(
+            stream, self.dlq, batching_window=MAX_BATCHING_WINDOW, parallelization_factor=PARALLELIZATION_FACTOR
         )
         self.consumer.add_event_source(self.event_source)
 

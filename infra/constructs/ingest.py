@@ -16,7 +16,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.constructs.compliance import KMS_GRANT_REASONS, acknowledge, arn_token
-from infra.constructs.lambda_defaults import FunctionSpec, LambdaFactory
+from infra.constructs.lambda_defaults import FunctionSpec, LambdaFactory, failure_queue
 from infra.constructs.storage import Storage
 
 INGEST_HANDLER = "functions.ingest.handler.handler"
@@ -28,6 +28,30 @@ MAX_RECORD_AGE = Duration.days(1)
 #: The Kinesis on-failure destination receives only pointers (shard, sequence numbers), not the
 #: data. Keeping records for 7 days leaves a week to read them back and replay after a fix.
 STREAM_RETENTION = Duration.days(7)
+
+
+def stream_source(
+    stream: kinesis.IStream,
+    dlq: sqs.IQueue,
+    *,
+    batching_window: Duration,
+    parallelization_factor: int = 1,
+) -> sources.KinesisEventSource:
+    """A consumer of the uplink stream: partial batch failures, bisect on error, bounded retries
+    and record age, pointers to an SQS destination. TRIM_HORIZON: a new or re-created mapping
+    starts at the oldest retained record rather than silently skipping what arrived before it."""
+    return sources.KinesisEventSource(
+        stream,
+        starting_position=lambda_.StartingPosition.TRIM_HORIZON,
+        batch_size=BATCH_SIZE,
+        max_batching_window=batching_window,
+        parallelization_factor=parallelization_factor,
+        bisect_batch_on_error=True,
+        report_batch_item_failures=True,
+        retry_attempts=RETRY_ATTEMPTS,
+        max_record_age=MAX_RECORD_AGE,
+        on_failure=sources.SqsDlq(dlq),
+    )
 
 
 class Ingest(Construct):
@@ -62,23 +86,12 @@ class Ingest(Construct):
         #: Logical stream names used by shared.contracts.iot_rules targets.
         self.streams: dict[str, kinesis.IStream] = {"uplink": self.stream}
 
-        self.dlq = sqs.Queue(
+        self.dlq = failure_queue(
             self,
             "IngestFailures",
-            encryption=sqs.QueueEncryption.KMS,
-            encryption_master_key=storage.key,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-            removal_policy=RemovalPolicy.RETAIN,
-        )
-        acknowledge(
-            self.dlq,
-            {
-                "AwsSolutions-SQS3": (
-                    "This queue is itself the on-failure destination of the ingest event source "
-                    "mapping; a dead-letter queue behind it would only move the same pointers again."
-                ),
-            },
+            storage.key,
+            "This queue is itself the on-failure destination of the ingest event source "
+            "mapping; a dead-letter queue behind it would only move the same pointers again.",
         )
 
         t = storage.tables
@@ -137,17 +150,5 @@ class Ingest(Construct):
             },
         )
 
-        self.event_source = sources.KinesisEventSource(
-            self.stream,
-            # TRIM_HORIZON: a new or re-created mapping starts at the oldest retained record
-            # rather than silently skipping what arrived before it.
-            starting_position=lambda_.StartingPosition.TRIM_HORIZON,
-            batch_size=BATCH_SIZE,
-            max_batching_window=Duration.seconds(1),
-            bisect_batch_on_error=True,
-            report_batch_item_failures=True,
-            retry_attempts=RETRY_ATTEMPTS,
-            max_record_age=MAX_RECORD_AGE,
-            on_failure=sources.SqsDlq(self.dlq),
-        )
+        self.event_source = stream_source(self.stream, self.dlq, batching_window=Duration.seconds(1))
         self.function.add_event_source(self.event_source)

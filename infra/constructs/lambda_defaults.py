@@ -21,6 +21,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.constructs.compliance import acknowledge
@@ -218,3 +219,18 @@ __all__ = [
     "LayerNotBuiltError",
     "settings_environment",
 ]
+
+
+def failure_queue(scope: Construct, construct_id: str, key: kms.IKey, why_no_dlq: str) -> sqs.Queue:
+    """An encrypted, SSL-only queue that is itself a final failure destination (kept 14 days)."""
+    queue = sqs.Queue(
+        scope,
+        construct_id,
+        encryption=sqs.QueueEncryption.KMS,
+        encryption_master_key=key,
+        enforce_ssl=True,
+        retention_period=Duration.days(14),
+        removal_policy=RemovalPolicy.RETAIN,
+    )
+    acknowledge(queue, {"AwsSolutions-SQS3": why_no_dlq})
+    return queue

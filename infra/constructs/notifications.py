@@ -24,7 +24,7 @@ from constructs import Construct, Node
 
 from infra.constructs.compliance import DESCRIBE_ENDPOINT_REASON, KMS_GRANT_REASONS, SMS_PUBLISH_REASON, acknowledge
 from infra.constructs.iot import iot_arn_prefix
-from infra.constructs.lambda_defaults import FunctionSpec, LambdaFactory
+from infra.constructs.lambda_defaults import FunctionSpec, LambdaFactory, failure_queue
 from infra.constructs.storage import Storage
 from shared.contracts.alarms import ALARM_EVENT_PATTERN
 from shared.contracts.topics import CONSOLE_ROOT
@@ -201,23 +201,12 @@ class Notifications(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         key = storage.key
-        self.dlq = sqs.Queue(
+        self.dlq = failure_queue(
             self,
             "NotificationFailures",
-            encryption=sqs.QueueEncryption.KMS,
-            encryption_master_key=key,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-            removal_policy=RemovalPolicy.RETAIN,
-        )
-        acknowledge(
-            self.dlq,
-            {
-                "AwsSolutions-SQS3": (
-                    "This queue is the dead-letter queue of the notification queue and of the EventBridge target; "
-                    "it is alarmed on and redriven by an operator after a fix."
-                ),
-            },
+            key,
+            "This queue is the dead-letter queue of the notification queue and of the EventBridge target; "
+            "it is alarmed on and redriven by an operator after a fix.",
         )
         self.queue = sqs.Queue(
             self,
