@@ -369,7 +369,8 @@ def run_notification_latency(
 
     from shared.contracts import topics
     from shared.contracts.devices import DeviceKind
-    from shared.dal.alarms import AlarmQuery, DynamoAlarmRepository
+    from shared.dal.alarms import DynamoAlarmRepository
+    from shared.domain.alarms.ports import AlarmQuery
     from shared.domain.alarms.service import alarm_id_for
 
     packs = [t for t in stack.registered_things() if stack.fleet[t].kind == DeviceKind.BATTERY_PACK.value]
@@ -791,7 +792,8 @@ def run_runaway_cutoff(
         except ImportError as exc:
             return {"skipped": f"local stack unavailable: {exc}"}
 
-    from shared.dal.alarms import AlarmQuery, DynamoAlarmRepository
+    from shared.dal.alarms import DynamoAlarmRepository
+    from shared.domain.alarms.ports import AlarmQuery
 
     idle_at_start = _wait(lambda: _pipeline_idle(stack), 5.0)
     token = uuid.uuid4().hex[:6].upper()

@@ -166,10 +166,29 @@ class _AlarmObserver:
         alarm_pipeline().on_overdue(record)
 
 
+def build_command_service(
+    *,
+    publisher: MqttPublisher,
+    clock_ms: Callable[[], int],
+    observer: Any = None,
+    devices: Any = None,
+) -> Any:
+    """The command service on DynamoDB (commands, device registry) with the given publisher."""
+    from shared.dal.commands import DynamoCommandRepository
+    from shared.dal.devices import DynamoDeviceRepository
+    from shared.domain.commands.service import CommandService, RegistryDeviceLookup
+
+    return CommandService(
+        repo=DynamoCommandRepository(),
+        publisher=publisher,
+        devices=devices or RegistryDeviceLookup(DynamoDeviceRepository()),
+        clock_ms=clock_ms,
+        observer=observer,
+    )
+
+
 @cache
 def command_service() -> Any:
-    from shared.domain.commands.wiring import build_command_service
-
     return build_command_service(publisher=mqtt_publisher(), clock_ms=clock(), observer=_AlarmObserver())
 
 
@@ -216,10 +235,44 @@ class _AlarmTimeline:
         )
 
 
+def build_notification_service(
+    publisher: MqttPublisher | None = None,
+    channels: Any = None,
+    timeline: Any = None,
+    clock_ms: Callable[[], int] = now_ms,
+    alarms: Any = None,
+) -> Any:
+    """The notification service on DynamoDB with ``channels`` (default: SES, SNS SMS, Amazon
+    Connect voice). ``publisher`` pushes in-app notifications to the console topic (None: stored
+    only); ``timeline`` records what was done on the alarm's timeline (None: logged only)."""
+    from shared.dal.notifications import (
+        DynamoAlarmStatusReader,
+        DynamoEscalationRepository,
+        DynamoInbox,
+        DynamoPolicyRepository,
+        DynamoSendLedger,
+    )
+    from shared.domain.notifications.service import NotificationService
+
+    if channels is None:
+        from shared.adapters.channels import default_channels
+
+        channels = default_channels()
+    return NotificationService(
+        inbox=DynamoInbox(),
+        policies=DynamoPolicyRepository(),
+        escalations=DynamoEscalationRepository(),
+        ledger=DynamoSendLedger(),
+        alarms=alarms or DynamoAlarmStatusReader(),
+        channels=channels,
+        publisher=publisher,
+        timeline=timeline,
+        clock_ms=clock_ms,
+    )
+
+
 @cache
 def notification_service() -> Any:
-    from shared.domain.notifications.wiring import build_notification_service
-
     return build_notification_service(
         publisher=mqtt_publisher(), channels=_overrides.channels, timeline=_AlarmTimeline(), clock_ms=clock()
     )

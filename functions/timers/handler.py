@@ -14,8 +14,6 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions import services
-from shared.contracts.alarms import MIN_SILENCE_S
-from shared.dal.alarms import shards
 
 logger = Logger(service="timers")
 
@@ -33,13 +31,7 @@ def run_sweeps(now_ms: int) -> dict[str, int]:
 
     sweep("commands_overdue", lambda: len(services.command_service().sweep(now_ms)))
     sweep("escalations", lambda: services.notification_service().escalate_due(now_ms))
-    pipeline = services.alarm_pipeline()
-    directory = services.device_directory()
-    min_after = MIN_SILENCE_S  # the shortest silence a rule may set; the engine decides per rule
-    sweep(
-        "silence_alarms",
-        lambda: sum(pipeline.sweep_silence(s, now_ms, min_after, directory.get) for s in shards()),
-    )
+    sweep("silence_alarms", lambda: services.alarm_pipeline().sweep_silence(now_ms, services.device_directory().get))
     if errors:
         raise RuntimeError(f"sweeps failed: {', '.join(errors)}")
     return counts

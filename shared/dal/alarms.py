@@ -13,15 +13,14 @@ The only code that touches these tables (pynamodb). Idempotency lives in the key
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, PynamoDBException
 
-from shared.contracts.alarms import Alarm, AlarmStatus, TimelineEntry
+from shared.contracts.alarms import Alarm, TimelineEntry
 from shared.dal.devices import storage_errors
 from shared.dal.tables import AlarmItem, AlarmStateItem, AlarmTimelineItem, bind_tables
+from shared.domain.alarms.ports import AlarmPage, AlarmQuery, StoredState
 from shared.domain.errors import Conflict
 
 ENGINE_ITEM = "engine"
@@ -41,30 +40,6 @@ def time_key(raised_at_ms: int, alarm_id: str) -> str:
 
 def comm_shard(tenant_id: str, thing_name: str) -> int:
     return zlib.crc32(device_key(tenant_id, thing_name).encode()) % COMM_SHARDS
-
-
-@dataclass(frozen=True)
-class StoredState:
-    """The engine state of one device as stored: JSON body and its version (0 = never stored)."""
-
-    state: dict[str, Any] | None
-    version: int
-
-
-@dataclass(frozen=True)
-class AlarmQuery:
-    status: AlarmStatus | None = None
-    thing_name: str | None = None
-    level_min: int | None = None
-    rule_id: str | None = None
-    from_ms: int | None = None
-    to_ms: int | None = None
-
-
-@dataclass(frozen=True)
-class AlarmPage:
-    items: list[Alarm]
-    after: str | None
 
 
 def _to_item(alarm: Alarm) -> AlarmItem:
@@ -272,17 +247,15 @@ class DynamoAlarmRepository:
             item.save(condition=cond)
         return new_version
 
-    def silent_devices(self, shard: int, seen_before_ms: int, limit: int = 500) -> list[tuple[str, str]]:
-        """(tenant, thing) of devices whose last message is older than ``seen_before_ms``."""
+    def silent_devices(self, seen_before_ms: int, limit_per_shard: int = 500) -> list[tuple[str, str]]:
+        """(tenant, thing) of devices whose last message is older than ``seen_before_ms``, from
+        every shard of the last-seen index (an equal share each, so no shard starves)."""
         out: list[tuple[str, str]] = []
         with storage_errors("unexpected condition"):
-            for item in AlarmStateItem.by_last_seen.query(
-                shard, AlarmStateItem.last_seen_ms < seen_before_ms, limit=limit, page_size=_PAGE
-            ):
-                tenant, _, thing = item.device_key.partition("#")
-                out.append((tenant, thing))
+            for shard in range(COMM_SHARDS):
+                for item in AlarmStateItem.by_last_seen.query(
+                    shard, AlarmStateItem.last_seen_ms < seen_before_ms, limit=limit_per_shard, page_size=_PAGE
+                ):
+                    tenant, _, thing = item.device_key.partition("#")
+                    out.append((tenant, thing))
         return out
-
-
-def shards() -> Iterable[int]:
-    return range(COMM_SHARDS)

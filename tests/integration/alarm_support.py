@@ -226,7 +226,7 @@ def _data(record: dict[str, Any]) -> bytes:
 
 def alarms_of(tenant: str, thing: str | None = None) -> list[Any]:
     """Every alarm of a tenant (optionally one device), newest first, straight from the store."""
-    from shared.dal.alarms import AlarmQuery
+    from shared.domain.alarms.ports import AlarmQuery
 
     page = services.alarm_store().query(tenant, AlarmQuery(thing_name=thing), 100, None)
     return list(page.items)

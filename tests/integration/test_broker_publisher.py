@@ -175,8 +175,8 @@ def test_local_command_loop_to_the_ack(
     """SLW-CTL-1, SLW-IF-1, SLW-PR-1, SLW-PR-3: locally, a cut-off issued by the service goes through mosquitto to a
     simulated cabinet on the SDK over mTLS, which opens its contactor and acks; the ack makes the command acked.
     A command that arrives after its expiry is never executed and ends expired (acked 'expired' by the device)."""
+    from functions.services import build_command_service
     from shared.dal.tables import CommandItem, bind_tables
-    from shared.domain.commands.wiring import build_command_service
     from shared.settings import get_settings
 
     cert, key = local.ca.issue_device(THING)

@@ -92,8 +92,8 @@ class Flow:
 
 @pytest.fixture
 def flow(aws: None) -> Flow:
+    from functions.services import build_command_service
     from shared.adapters.iot_data import IotDataPublisher
-    from shared.domain.commands.wiring import build_command_service
 
     clock, observer = Clock(), Observer()
     return Flow(build_command_service(publisher=IotDataPublisher(), clock_ms=clock, observer=observer), clock, observer)

@@ -20,6 +20,7 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 from moto.sns.models import sns_backends
 
+from functions.services import build_notification_service
 from infra.local.outbox import read_outbox, wrap_with_outbox
 from shared.adapters import channels as channels_adapter
 from shared.contracts.alarms import Alarm, AlarmEventType, AlarmLevel, AlarmStatus
@@ -47,7 +48,6 @@ from shared.domain.errors import Conflict
 from shared.domain.notifications.escalation import SHARDS, shard_of
 from shared.domain.notifications.ports import ClaimResult, EscalationState, EscalationStatus
 from shared.domain.notifications.service import notification_id
-from shared.domain.notifications.wiring import build_notification_service
 from shared.settings import get_settings
 from tests.integration.api.conftest import create_pool, create_user, free_port, login
 from tests.unit.notifications.fakes import T_DAY, FakePublisher, FakeTimeline, alarm, bridge, event, sqs_record

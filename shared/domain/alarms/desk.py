@@ -12,20 +12,17 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from shared.contracts import topics
 from shared.contracts.alarms import (
-    ALARM_EVENT_SOURCE,
     Alarm,
-    AlarmEvent,
     AlarmEventType,
     AlarmLevel,
     AlarmStatus,
     TimelineEntry,
     TimelineEntryType,
 )
-from shared.dal.alarms import AlarmQuery
 from shared.domain.alarms import engine
-from shared.domain.alarms.ports import AlarmStore
+from shared.domain.alarms.output import AlarmOutput
+from shared.domain.alarms.ports import AlarmQuery, AlarmStore
 from shared.domain.auth import Action, Principal, authorize
 from shared.domain.devices.paging import check_limit, decode_token, encode_token
 from shared.domain.errors import Conflict, Invalid, NotFound
@@ -74,8 +71,7 @@ class AlarmDesk:
         clock_ms: Callable[[], int],
     ) -> None:
         self.store = store
-        self.events = events
-        self.console = console
+        self.out = AlarmOutput(store, events, console)
         self.clock_ms = clock_ms
 
     # ---- reading ----------------------------------------------------------------------------------
@@ -125,8 +121,8 @@ class AlarmDesk:
             now,
         )
         params: dict[str, Any] = {"comment": req.comment} if req.comment else {}
-        self._timeline(updated, "acknowledged", TimelineEntryType.ACKNOWLEDGED, now, principal.username, params)
-        self._event(updated, AlarmEventType.ACKNOWLEDGED, f"{alarm_id}:acknowledged", now)
+        self.out.timeline(updated, "acknowledged", TimelineEntryType.ACKNOWLEDGED, now, principal.username, params)
+        self.out.event(updated, AlarmEventType.ACKNOWLEDGED, f"{alarm_id}:acknowledged", now)
         return updated
 
     def clear(self, principal: Principal, alarm_id: str, req: ClearAlarm) -> Alarm:
@@ -148,8 +144,10 @@ class AlarmDesk:
         )
         self.store.release_active(alarm.tenant_id, alarm.thing_name, alarm.rule_id, alarm.alarm_id)
         self._forget_in_engine(alarm)
-        self._timeline(updated, "cleared", TimelineEntryType.CLEARED, now, principal.username, {"reason": req.reason})
-        self._event(updated, AlarmEventType.CLEARED, f"{alarm_id}:cleared", now)
+        self.out.timeline(
+            updated, "cleared", TimelineEntryType.CLEARED, now, principal.username, {"reason": req.reason}
+        )
+        self.out.event(updated, AlarmEventType.CLEARED, f"{alarm_id}:cleared", now)
         return updated
 
     def assign(self, principal: Principal, alarm_id: str, req: AssignAlarm) -> Alarm:
@@ -157,7 +155,7 @@ class AlarmDesk:
         alarm = self._load(principal, alarm_id)
         now = self.clock_ms()
         updated = self._save(alarm, {"assignee": req.assignee}, now)
-        self._timeline(
+        self.out.timeline(
             updated,
             f"assigned:{uuid.uuid4().hex[:12]}",
             TimelineEntryType.ASSIGNED,
@@ -171,7 +169,7 @@ class AlarmDesk:
         authorize(principal, Action.HANDLE_ALARMS)
         alarm = self._load(principal, alarm_id)
         now = self.clock_ms()
-        return self._timeline(
+        return self.out.timeline(
             alarm,
             f"comment:{uuid.uuid4().hex[:12]}",
             TimelineEntryType.COMMENTED,
@@ -217,23 +215,3 @@ class AlarmDesk:
             except Conflict:
                 continue
         log.warning("could not reset engine state of %s/%s after a manual clear", alarm.tenant_id, alarm.thing_name)
-
-    def _timeline(
-        self, alarm: Alarm, entry_id: str, kind: TimelineEntryType, at_ms: int, actor: str, params: dict[str, Any]
-    ) -> TimelineEntry:
-        entry = TimelineEntry(
-            alarm_id=alarm.alarm_id, entry_id=entry_id, at_ms=at_ms, type=kind, actor=actor, params=params
-        )
-        self.store.add_timeline(alarm.tenant_id, entry)
-        return entry
-
-    def _event(self, alarm: Alarm, kind: AlarmEventType, event_id: str, at_ms: int) -> None:
-        event = AlarmEvent(event_id=event_id, type=kind, at_ms=at_ms, alarm=alarm)
-        self.events.put(ALARM_EVENT_SOURCE, kind.value, [event.model_dump(mode="json")])
-        if self.console is not None:
-            try:
-                self.console.publish(
-                    topics.console(alarm.tenant_id, topics.ConsoleStream.ALARMS), event.model_dump_json().encode()
-                )
-            except Exception:
-                log.warning("console push of %s failed", event_id, exc_info=True)

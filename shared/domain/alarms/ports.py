@@ -2,13 +2,37 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Protocol
 
-from shared.contracts.alarms import Alarm, AlarmRule, TimelineEntry
+from shared.contracts.alarms import Alarm, AlarmRule, AlarmStatus, TimelineEntry
 from shared.contracts.commands import CommandOrigin, CommandRecord
 from shared.contracts.devices import DeviceKind
 from shared.contracts.telemetry import CommandAck, CommandName
-from shared.dal.alarms import AlarmPage, AlarmQuery, StoredState
+
+
+@dataclass(frozen=True)
+class StoredState:
+    """The engine state of one device as stored: JSON body and its version (0 = never stored)."""
+
+    state: dict[str, Any] | None
+    version: int
+
+
+@dataclass(frozen=True)
+class AlarmQuery:
+    status: AlarmStatus | None = None
+    thing_name: str | None = None
+    level_min: int | None = None
+    rule_id: str | None = None
+    from_ms: int | None = None
+    to_ms: int | None = None
+
+
+@dataclass(frozen=True)
+class AlarmPage:
+    items: list[Alarm]
+    after: str | None
 
 
 class AlarmStore(Protocol):
@@ -45,7 +69,7 @@ class AlarmStore(Protocol):
         now_ms: int,
     ) -> int: ...
 
-    def silent_devices(self, shard: int, seen_before_ms: int, limit: int = 500) -> list[tuple[str, str]]: ...
+    def silent_devices(self, seen_before_ms: int, limit_per_shard: int = 500) -> list[tuple[str, str]]: ...
 
 
 class RuleSource(Protocol):

@@ -22,20 +22,16 @@ import logging
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from shared.contracts import topics
 from shared.contracts.alarms import (
-    ALARM_EVENT_SOURCE,
     MIN_SILENCE_S,
     Alarm,
-    AlarmEvent,
     AlarmEventType,
     AlarmLevel,
     AlarmStatus,
     ParamValue,
     ProtectiveAction,
-    TimelineEntry,
     TimelineEntryType,
     TriggerSample,
 )
@@ -43,6 +39,7 @@ from shared.contracts.commands import CommandOrigin, CommandRecord, CommandStatu
 from shared.contracts.devices import DeviceStatus
 from shared.contracts.telemetry import BatteryPackTelemetry, CommandAck, FaultEvent, StorageCabinetTelemetry
 from shared.domain.alarms import engine, faults
+from shared.domain.alarms.output import AlarmOutput
 from shared.domain.alarms.ports import AlarmStore, CommandIssuer, RuleSource
 from shared.domain.commands.service import is_overdue
 from shared.domain.errors import Conflict
@@ -109,8 +106,7 @@ class AlarmPipeline:
         self.store = store
         self.rules = rules
         self.commands = commands
-        self.events = events
-        self.console = console
+        self.out = AlarmOutput(store, events, console)
         self.clock_ms = clock_ms
         self.checkpoint_ms = int(checkpoint_s * 1000)
         self._states: OrderedDict[tuple[str, str], _Cached] = OrderedDict()
@@ -140,14 +136,14 @@ class AlarmPipeline:
         for attempt in range(3):
             cached = self._state(ctx.tenant_id, ctx.thing_name)
             state, significant = cached.state, False
-            transitions: list[tuple[engine.Transition, ValidMessage]] = []
+            transitions: list[engine.Transition] = []
             for _, msg in items:
                 ev = self._evaluate(ctx, rules, state, msg, result)
                 state = ev.state
                 significant = significant or ev.significant
-                transitions.extend((t, msg) for t in ev.transitions)
-            for transition, msg in transitions:
-                self._apply(ctx, rules.version, transition, msg, result)
+                transitions.extend(ev.transitions)
+            for transition in transitions:
+                self._apply(ctx, rules.version, transition, result)
             now = self.clock_ms()
             if significant or transitions or now - cached.persisted_at_ms >= self.checkpoint_ms:
                 try:
@@ -278,7 +274,6 @@ class AlarmPipeline:
         ctx: engine.DeviceContext,
         version: str,
         t: engine.Transition,
-        msg: ValidMessage | None,
         result: ProcessResult,
     ) -> None:
         if t.kind == "raise":
@@ -346,10 +341,10 @@ class AlarmPipeline:
         # Protective commands first: they are what stops a runaway from spreading.
         for i, action in enumerate(actions):
             self._command(alarm, action, f"{alarm_id}:action:{i}", "protective_action")
-        self._timeline(
+        self.out.timeline(
             alarm, "raised", TimelineEntryType.RAISED, alarm.raised_at_ms, SYSTEM, {"level": int(alarm.level)}
         )
-        self._event(alarm, AlarmEventType.RAISED, f"{alarm_id}:raised", alarm.raised_at_ms)
+        self.out.event(alarm, AlarmEventType.RAISED, f"{alarm_id}:raised", alarm.raised_at_ms)
         return True
 
     def clear_alarm(self, ctx: engine.DeviceContext, t: engine.Transition) -> bool:
@@ -383,8 +378,8 @@ class AlarmPipeline:
             self._command(alarm, action, f"{alarm_id}:clear_action:{i}", "clear_action")
         self.store.release_active(ctx.tenant_id, ctx.thing_name, rule_id, alarm_id)
         at = alarm.cleared_at_ms or now
-        self._timeline(alarm, "cleared", TimelineEntryType.CLEARED, at, SYSTEM, {"reason": "condition_gone"})
-        self._event(alarm, AlarmEventType.CLEARED, f"{alarm_id}:cleared", at)
+        self.out.timeline(alarm, "cleared", TimelineEntryType.CLEARED, at, SYSTEM, {"reason": "condition_gone"})
+        self.out.event(alarm, AlarmEventType.CLEARED, f"{alarm_id}:cleared", at)
         return True
 
     def _command(self, alarm: Alarm, action: ProtectiveAction, key: str, reason: str) -> CommandRecord:
@@ -405,7 +400,7 @@ class AlarmPipeline:
             ttl_s=action.ttl_s,
             ack_timeout_s=min(action.ack_timeout_s, action.ttl_s),
         )
-        self._timeline(
+        self.out.timeline(
             alarm,
             f"cmd:{record.command_id}:sent",
             TimelineEntryType.COMMAND_SENT,
@@ -435,7 +430,7 @@ class AlarmPipeline:
             "reason": record.ack_reason,
         }
         actor = "system" if record.detail.get("closed_by") == "platform" else "device"
-        self._timeline(alarm, f"cmd:{record.command_id}:{record.status.value}", entry_type, at, actor, params)
+        self.out.timeline(alarm, f"cmd:{record.command_id}:{record.status.value}", entry_type, at, actor, params)
         # A command already reported overdue has escalated the alarm once; its expiry does not again.
         if record.status is not CommandStatus.ACKED and not is_overdue(record):
             self.escalate(alarm, f"command_{record.status.value}", f"cmd:{record.command_id}", at)
@@ -446,7 +441,7 @@ class AlarmPipeline:
             return
         at = self.clock_ms()
         if record.status is CommandStatus.EXPIRED:
-            self._timeline(
+            self.out.timeline(
                 alarm,
                 f"cmd:{record.command_id}:expired",
                 TimelineEntryType.COMMAND_EXPIRED,
@@ -465,16 +460,15 @@ class AlarmPipeline:
         """Escalate the alarm's notifications at once (missing ack, failed protective command)."""
         if alarm.status is AlarmStatus.CLEARED:
             return
-        self._timeline(alarm, f"escalated:{cause}", TimelineEntryType.ESCALATED, at_ms, SYSTEM, {"reason": reason})
-        self._event(alarm, AlarmEventType.ESCALATED, f"{alarm.alarm_id}:escalated:{cause}", at_ms, reason)
+        self.out.timeline(alarm, f"escalated:{cause}", TimelineEntryType.ESCALATED, at_ms, SYSTEM, {"reason": reason})
+        self.out.event(alarm, AlarmEventType.ESCALATED, f"{alarm.alarm_id}:escalated:{cause}", at_ms, reason)
 
     # ---- loss of communication --------------------------------------------------------------------
-    def sweep_silence(
-        self, shard: int, now_ms: int, min_after_s: float, directory: Callable[[str, str], DeviceInfo | None]
-    ) -> int:
-        """Raise loss-of-communication alarms of one shard's silent devices (timer)."""
+    def sweep_silence(self, now_ms: int, directory: Callable[[str, str], DeviceInfo | None]) -> int:
+        """Raise loss-of-communication alarms of silent devices (timer). Devices quiet for the
+        shortest silence a rule may set are looked at; the engine decides per rule."""
         raised = 0
-        for tenant_id, thing_name in self.store.silent_devices(shard, now_ms - int(min_after_s * 1000)):
+        for tenant_id, thing_name in self.store.silent_devices(now_ms - MIN_SILENCE_S * 1000):
             info = directory(tenant_id, thing_name)
             if info is None or info.status is not DeviceStatus.ACTIVE:
                 # Revoked or decommissioned devices are silent on purpose: leave the index.
@@ -514,25 +508,3 @@ class AlarmPipeline:
             )
         except Conflict:
             log.info("silence sweep: %s/%s changed meanwhile; next sweep decides", tenant_id, thing_name)
-
-    # ---- output ----------------------------------------------------------------------------------
-    def _timeline(
-        self, alarm: Alarm, entry_id: str, kind: TimelineEntryType, at_ms: int, actor: str, params: dict[str, Any]
-    ) -> None:
-        self.store.add_timeline(
-            alarm.tenant_id,
-            TimelineEntry(
-                alarm_id=alarm.alarm_id, entry_id=entry_id, at_ms=at_ms, type=kind, actor=actor, params=params
-            ),
-        )
-
-    def _event(self, alarm: Alarm, kind: AlarmEventType, event_id: str, at_ms: int, reason: str | None = None) -> None:
-        event = AlarmEvent(event_id=event_id, type=kind, at_ms=at_ms, alarm=alarm, reason=reason)
-        detail = event.model_dump(mode="json")
-        self.events.put(ALARM_EVENT_SOURCE, kind.value, [detail])
-        if self.console is not None:
-            try:
-                topic = topics.console(alarm.tenant_id, topics.ConsoleStream.ALARMS)
-                self.console.publish(topic, event.model_dump_json().encode())
-            except Exception:
-                log.warning("console push of %s failed", event_id, exc_info=True)

@@ -42,6 +42,7 @@ from shared.domain.commands.records import (
     SendCommand,
 )
 from shared.domain.devices.paging import check_limit, decode_token, encode_token
+from shared.domain.devices.ports import DeviceRepository
 from shared.domain.errors import Conflict, DomainError, Invalid, NotFound, Unavailable
 from shared.domain.messaging import MqttPublisher
 
@@ -480,3 +481,14 @@ class CommandService:
                 "console update not published",
                 extra={"tenant_id": record.tenant_id, "command_id": record.command_id, "error": repr(exc)},
             )
+
+
+class RegistryDeviceLookup:
+    """``DeviceLookup`` over the device repository (consistent reads: a revocation counts at once)."""
+
+    def __init__(self, devices: DeviceRepository) -> None:
+        self._devices = devices
+
+    def status(self, tenant_id: str, thing_name: str) -> DeviceStatus | None:
+        device = self._devices.get(tenant_id, thing_name)
+        return device.status if device is not None else None

@@ -1,7 +1,7 @@
 """Notifications: routing by level and per-tenant policy, channels, escalation, in-app inbox.
 
 See ``docs/notifications.md``. The service takes its ports as arguments; the wired,
-DynamoDB-backed service comes from ``functions.notifications.wiring.build_notification_service``.
+DynamoDB-backed service comes from ``functions.services.build_notification_service``.
 """
 
 from shared.domain.notifications.ports import (
