@@ -165,5 +165,6 @@ def test_substitution_of_an_undefined_value_fails_at_evaluation() -> None:
 
 @pytest.mark.parametrize("text", ["${topic(3)", "${nope()}", "${topic() topic()}", "${encode(*, 'base64')}", "${a.b}"])
 def test_unsupported_templates_are_refused(text: str) -> None:
+    """ARC-7: substitution templates outside the supported subset are refused loudly when loaded."""
     with pytest.raises(IotSqlUnsupported):
         compile_template(text)
