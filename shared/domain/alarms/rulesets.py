@@ -10,6 +10,7 @@ alarm and automatic command, so one can always tell which rules decided.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -60,8 +61,6 @@ def model_scope(model_id: str) -> str:
 
 
 def check_scope(scope: str) -> str:
-    import re
-
     if not re.match(SCOPE_PATTERN, scope):
         raise Invalid(
             f"scope {scope[:80]!r} must be 'tenant', 'model:<model_id>' or 'device:<thing_name>'", code="invalid_scope"
@@ -100,6 +99,11 @@ class RuleSetDiff(BaseModel):
     disabled_removed: list[str]
 
 
+def version_label(defaults: DefaultRules, layers: Sequence[RuleSetVersion]) -> str:
+    """``default@1+tenant@3+device:x@2``: which versions decided (stored on alarms and commands)."""
+    return "+".join([f"default@{defaults.version}"] + [f"{v.scope}@{v.version}" for v in layers])
+
+
 def resolve(
     defaults: DefaultRules, layers: Sequence[RuleSetVersion], kind: DeviceKind | None
 ) -> tuple[str, list[EffectiveRule], list[str]]:
@@ -111,15 +115,13 @@ def resolve(
         r.rule_id: EffectiveRule(rule=r, source="default", source_version=defaults.version) for r in defaults.rules
     }
     disabled: set[str] = set()
-    label = [f"default@{defaults.version}"]
     for layer in layers:
-        label.append(f"{layer.scope}@{layer.version}")
         for rule in layer.rules:
             by_id[rule.rule_id] = EffectiveRule(rule=rule, source=layer.scope, source_version=layer.version)
             disabled.discard(rule.rule_id)
         disabled.update(layer.disabled)
     rules = [e for e in by_id.values() if kind is None or kind in e.rule.kinds]
-    return "+".join(label), rules, sorted(disabled)
+    return version_label(defaults, layers), rules, sorted(disabled)
 
 
 def active_rules(effective: Sequence[EffectiveRule], disabled: Sequence[str]) -> tuple[AlarmRule, ...]:
@@ -339,7 +341,7 @@ class CachedRules:
     ) -> tuple[str, tuple[AlarmRule, ...]]:
         scopes = [TENANT_SCOPE] + ([model_scope(model_id)] if model_id else []) + [device_scope(thing_name)]
         layers = [v for v in (self._latest(tenant_id, s) for s in scopes) if v is not None]
-        label = "+".join([f"default@{self._defaults().version}"] + [f"{v.scope}@{v.version}" for v in layers])
+        label = version_label(self._defaults(), layers)
         key = (f"{tenant_id}|{label}", kind)
         hit = self._resolved.get(key)
         if hit is None:
