@@ -52,7 +52,9 @@ def _parameters(doc: RouteDoc) -> list[dict[str, Any]]:
         for name in re.findall(r"{(\w+)}", doc.path)
     ]
     if doc.query is not None:
-        props = doc.query.model_json_schema()["properties"]
+        # Enums and other nested types refer to components/schemas (the query model is added
+        # to the components below so that every $ref resolves).
+        props = doc.query.model_json_schema(ref_template=REF)["properties"]
         for name, field in doc.query.model_fields.items():
             schema = dict(props[name])
             description = schema.pop("description", None)
@@ -70,6 +72,8 @@ def openapi_document(app: Chalice) -> dict[str, Any]:
     for d in docs:
         if d.request is not None:
             wanted.append((d.request, "validation"))
+        if d.query is not None:
+            wanted.append((d.query, "validation"))
         if d.response is not None:
             wanted.append((d.response, "serialization"))
     unique = list(dict.fromkeys(wanted))
