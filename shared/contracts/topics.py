@@ -91,6 +91,11 @@ def console_filter(tenant: str) -> str:
     return f"{CONSOLE_ROOT}/{check_id(tenant, 'tenant')}/#"
 
 
+def uplink_type_filter(tenant: str, message_type: UpType) -> str:
+    """Every device's uplink of one type in a tenant: ``voltops/v1/{tenant}/+/up/{type}``."""
+    return f"{ROOT}/{VERSION}/{check_id(tenant, 'tenant')}/+/{Direction.UP.value}/{message_type.value}"
+
+
 def device_uplink_filter(tenant: str, thing: str) -> str:
     return f"{ROOT}/{VERSION}/{check_id(tenant, 'tenant')}/{check_id(thing, 'thing')}/up/#"
 
