@@ -1,4 +1,4 @@
-"""Composition root of the alarm, command and notification services (every function, the API).
+"""Composition root of the alarm, command, notification and fleet services (every function, the API).
 
 Default (AWS): DynamoDB repositories, the IoT data plane for MQTT publishes, EventBridge for
 events, SES/SNS/Connect for notification channels. The local stack calls :func:`configure`
@@ -12,10 +12,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.domain.messaging import EventPublisher, MqttPublisher
 from shared.settings import get_settings
+
+if TYPE_CHECKING:
+    from shared.domain.fleet.service import FleetView
 
 
 def now_ms() -> int:
@@ -73,6 +76,7 @@ def clear_caches() -> None:
         alarm_pipeline,
         alarm_desk,
         notification_service,
+        fleet_view,
     ):
         f.cache_clear()
 
@@ -275,4 +279,28 @@ def build_notification_service(
 def notification_service() -> Any:
     return build_notification_service(
         publisher=mqtt_publisher(), channels=_overrides.channels, timeline=_AlarmTimeline(), clock_ms=clock()
+    )
+
+
+# ---- fleet (console read model) --------------------------------------------------------------------
+class _LatestStates:
+    """``LatestStates`` over :mod:`shared.dal.telemetry_store` (imported on first use)."""
+
+    def latest_of_tenant(self, tenant_id: str, limit: int) -> list[dict[str, Any]]:
+        from shared.dal import telemetry_store
+
+        return telemetry_store.latest_of_tenant(tenant_id, limit)
+
+
+@cache
+def fleet_view() -> FleetView:
+    from shared.dal.devices import DynamoDeviceRepository
+    from shared.domain.fleet.service import FleetView
+
+    return FleetView(
+        devices=DynamoDeviceRepository(),
+        latest=_LatestStates(),
+        alarms=alarm_store(),
+        clock_ms=clock(),
+        offline_after_ms=get_settings().fleet_offline_after_ms,
     )

@@ -61,6 +61,8 @@ class Settings(BaseModel):
     #: the engine state of a quiet device is checkpointed (transitions are always written at once).
     alarm_rules_cache_s: float = Field(default=30.0, ge=0)
     alarm_state_checkpoint_s: float = Field(default=60.0, ge=0)
+    #: Fleet view (console): a device silent for longer than this is offline.
+    fleet_offline_after_ms: int = Field(default=300_000, ge=1000)
     #: Notifications: the SES sender identity, and the voice-call provider settings (Amazon Connect).
     notification_sender: str = "alarms@voltops.example"
     voice_connect_instance_id: str | None = None

@@ -226,4 +226,4 @@ def openapi_document(call: Call) -> dict[str, Any]:
 
 
 # Route modules register themselves on ``app`` (imported last: they import ``app`` from here).
-from functions.api.routes import alarm_rules, alarms, commands, notifications  # noqa: E402, F401
+from functions.api.routes import alarm_rules, alarms, commands, fleet, me, notifications  # noqa: E402, F401

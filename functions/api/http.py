@@ -71,7 +71,15 @@ class Call:
         return model.model_validate(data)
 
     def query(self, model: type[M]) -> M:
+        """The query string validated against ``model``; a repeated parameter gives its last value."""
         return model.model_validate(dict(self._request.query_params or {}))
+
+    def query_values(self, name: str) -> list[str]:
+        """Every value of a repeatable query parameter (``?status=a&status=b``), in order."""
+        params = self._request.query_params
+        if not params or name not in params:
+            return []
+        return [str(v) for v in params.getlist(name)]
 
 
 def authenticate(request: Request) -> Principal:

@@ -103,7 +103,11 @@ class HistoryResult(BaseModel):
     raw_count: int = Field(description="Samples in the window that were read.")
     truncated: bool = Field(description="True when the window held more samples than one request reads.")
     downsampled: bool
-    points: list[dict[str, Any]] = Field(description="Time buckets with min/max/avg per reading, ascending.")
+    points: list[dict[str, Any]] = Field(
+        description="Time buckets with min/max/avg per reading, ascending. Position buckets also carry fix: the "
+        "bucket's last valid fix {latitude_deg, longitude_deg, coordinate_system, ts_ms, speed_kmh, heading_deg} "
+        "(null without one); samples without a valid fix add no coordinates to min/max/avg."
+    )
 
 
 class BatteryHistory(BaseModel):

@@ -13,6 +13,7 @@ from typing import Any
 
 from pynamodb.exceptions import PutError
 
+from shared.dal.devices import storage_errors
 from shared.dal.tables import DedupeItem, HistoryItem, LatestStateItem, bind_tables
 from shared.domain.telemetry.ingest import StoredSample
 from shared.settings import get_settings
@@ -145,3 +146,17 @@ def query_history(
         scan_index_forward=True,
     )
     return [_item_view(i) for i in items if i.device_ts_ms < to_ms][:limit]
+
+
+def latest_of_tenant(tenant_id: str, limit: int) -> list[dict[str, Any]]:
+    """Every latest-state item of a tenant — all its devices, all message types — at most ``limit``.
+
+    One Query on the tenant's partition (pk tenant; 1 MB pages), never a scan: the fleet read
+    model's input. Each item is the view of :func:`get_latest` plus ``thing_name`` and ``message_type``.
+    """
+    bind_tables()
+    out: list[dict[str, Any]] = []
+    with storage_errors("unexpected condition"):
+        for item in LatestStateItem.query(tenant_id, limit=limit):
+            out.append({"thing_name": item.thing_name, "message_type": item.message_type, **_item_view(item)})
+    return out

@@ -46,6 +46,9 @@ PERMISSIONS: Mapping[Role, frozenset[Action]] = {
     Role.ADMIN: frozenset(Action),
 }
 
+#: Roles from the most to the least capable.
+ROLE_ORDER: tuple[Role, ...] = (Role.ADMIN, Role.OPERATOR, Role.VIEWER)
+
 
 @dataclass(frozen=True)
 class Principal:
@@ -55,9 +58,20 @@ class Principal:
     username: str
     tenant_id: str
     roles: frozenset[Role]
+    #: Every ``cognito:groups`` entry as sent, sorted (unknown groups grant nothing; shown to the caller).
+    groups: tuple[str, ...] = ()
 
     def can(self, action: Action) -> bool:
         return any(action in PERMISSIONS[r] for r in self.roles)
+
+    @property
+    def role(self) -> Role | None:
+        """The most capable of the caller's roles (admin > operator > viewer); None without any."""
+        return next((r for r in ROLE_ORDER if r in self.roles), None)
+
+    def permitted_actions(self) -> list[Action]:
+        """What the caller may do, in declaration order (a console hides the rest; the API still checks)."""
+        return [a for a in Action if self.can(a)]
 
 
 class TokenVerifier(Protocol):
@@ -101,6 +115,7 @@ def principal_from_claims(claims: Mapping[str, Any]) -> Principal:
         username=username if isinstance(username, str) else subject,
         tenant_id=tenant,
         roles=roles,
+        groups=tuple(sorted({g for g in groups if isinstance(g, str)})),
     )
 
 
