@@ -433,6 +433,74 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/fleet/devices": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The fleet table: every device with its operational status, latest readings, open alarms and position; searched, filtered, sorted and paged server-side */
+        get: operations["get_v1_fleet_devices"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/fleet/overview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Fleet dashboard: devices per kind and operational status, open alarms per level, alarms raised per hour (UTC-aligned buckets), and the ten devices that need attention most */
+        get: operations["get_v1_fleet_overview"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/fleet/positions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The map: latest valid position of every device (with status and worst open alarm level); tracks come from GET /v1/devices/{thing_name}/history?type=position */
+        get: operations["get_v1_fleet_positions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller: user name, tenant, groups, role and permitted actions (any authenticated user, even without a role) */
+        get: operations["get_v1_me"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/notification-policy": {
         parameters: {
             query?: never;
@@ -634,6 +702,26 @@ export interface components {
             /** Updated At Ms */
             updated_at_ms: number;
         };
+        /** AlarmCounts */
+        AlarmCounts: {
+            /**
+             * Active By Level
+             * @description Open alarms per level, keys "0".."3".
+             */
+            active_by_level: {
+                [key: string]: number;
+            };
+            /**
+             * Active Total
+             * @description Open alarms: active or acknowledged, not yet cleared.
+             */
+            active_total: number;
+            /**
+             * Unacknowledged
+             * @description Open alarms nobody acknowledged yet (status active).
+             */
+            unacknowledged: number;
+        };
         /**
          * AlarmLevel
          * @description Graded levels (SLW-EW-5, LCM-AL-4): 0 pre-warning, then GB/T 32960 levels 1..3 (3 = act now).
@@ -764,6 +852,32 @@ export interface components {
          * @enum {string}
          */
         AlarmStatus: "active" | "acknowledged" | "cleared";
+        /** AlarmTrend */
+        AlarmTrend: {
+            /**
+             * Bucket Ms
+             * @default 3600000
+             */
+            bucket_ms: number;
+            /** Buckets */
+            buckets: components["schemas"]["TrendBucket"][];
+            /**
+             * From Ms
+             * @description Start of the first bucket (aligned to the UTC hour).
+             */
+            from_ms: number;
+            /**
+             * To Ms
+             * @description End (exclusive) of the last bucket, the current hour.
+             */
+            to_ms: number;
+            /**
+             * Truncated
+             * @description True when the window held more alarms than one request reads (older are missing).
+             * @default false
+             */
+            truncated: boolean;
+        };
         /**
          * AllOf
          * @description Every sub-condition holds on the same sample.
@@ -1050,6 +1164,11 @@ export interface components {
              */
             user: string | null;
         };
+        /**
+         * CoordinateSystem
+         * @enum {string}
+         */
+        CoordinateSystem: "WGS-84" | "GCJ-02";
         /** DecommissionDevice */
         DecommissionDevice: {
             /**
@@ -1118,6 +1237,39 @@ export interface components {
             /** Updated At Ms */
             updated_at_ms: number;
         };
+        /** DeviceCounts */
+        DeviceCounts: {
+            /**
+             * By Kind
+             * @description Every kind is present.
+             */
+            by_kind: {
+                [key: string]: number;
+            };
+            /**
+             * By Kind Status
+             * @description Every kind × every status.
+             */
+            by_kind_status: {
+                [key: string]: {
+                    [key: string]: number;
+                };
+            };
+            /**
+             * By Status
+             * @description Every status is present.
+             */
+            by_status: {
+                [key: string]: number;
+            };
+            /** Online */
+            online: number;
+            /**
+             * Total
+             * @description Every registered device, inactive ones included.
+             */
+            total: number;
+        };
         /**
          * DeviceKind
          * @enum {string}
@@ -1132,6 +1284,61 @@ export interface components {
              * @description Pass as next_token for the next page; null on the last page.
              */
             next_token: string | null;
+        };
+        /** DeviceListParams */
+        DeviceListParams: {
+            /**
+             * Kind
+             * @description Only devices of this kind.
+             * @enum {string}
+             */
+            kind?: "battery_pack" | "storage_cabinet";
+            /**
+             * Min Level
+             * @description Only devices whose worst open alarm is at or above this level.
+             */
+            min_level?: number;
+            /**
+             * Model Id
+             * @description Exact device model id.
+             */
+            model_id?: string;
+            /**
+             * Order
+             * @description Default desc for worst_level and last_seen_ms, asc otherwise.
+             * @enum {string}
+             */
+            order?: "asc" | "desc";
+            /**
+             * Page
+             * @description Page number; past the end: no items.
+             * @default 1
+             */
+            page: number;
+            /**
+             * Page Size
+             * @description Rows per page.
+             * @default 20
+             */
+            page_size: number;
+            /**
+             * Q
+             * @description Case-insensitive substring of thing_name, model_id or battery_code.
+             */
+            q?: string;
+            /**
+             * Sort
+             * @description Sort key; status sorts fault, offline, discharging, charging, idle, inactive; nulls always last, ties by thing_name.
+             * @default worst_level
+             * @enum {string}
+             */
+            sort: "thing_name" | "last_seen_ms" | "worst_level" | "soc_pct" | "status" | "kind";
+            /**
+             * Status
+             * @description One or more of charging, discharging, idle, fault, offline, inactive: comma-separated and/or repeated.
+             * @example fault,offline
+             */
+            status?: string;
         };
         /** DeviceListQuery */
         DeviceListQuery: {
@@ -1343,6 +1550,142 @@ export interface components {
              */
             tenant_inbox: boolean;
         };
+        /** FleetDeviceList */
+        FleetDeviceList: {
+            /**
+             * Counts By Status
+             * @description Rows per status matching every filter except status (what each status chip would show); every status is present.
+             */
+            counts_by_status: {
+                [key: string]: number;
+            };
+            /** Items */
+            items: components["schemas"]["FleetDeviceRow"][];
+            /** Page */
+            page: number;
+            /** Page Size */
+            page_size: number;
+            /**
+             * Total
+             * @description Rows matching every filter.
+             */
+            total: number;
+        };
+        /**
+         * FleetDeviceRow
+         * @description One device of the fleet table: registry, derived status, latest readings, active alarms, position.
+         */
+        FleetDeviceRow: {
+            /**
+             * Active Alarms
+             * @description Open alarms (active or acknowledged, not yet cleared).
+             */
+            active_alarms: number;
+            /**
+             * Battery Code
+             * @description GB/T 34014 code of the battery, when registered with one.
+             */
+            battery_code: string | null;
+            /**
+             * Cell Count
+             * @description Cells in the latest sample (including dropouts); null: no telemetry.
+             */
+            cell_count: number | null;
+            /**
+             * Current A
+             * @description A; positive = discharge, negative = charge.
+             */
+            current_a: number | null;
+            kind: components["schemas"]["DeviceKind"];
+            /**
+             * Last Seen Ms
+             * @description Server arrival time of the newest latest-state message, any type.
+             */
+            last_seen_ms: number | null;
+            /**
+             * Max Cell Voltage V
+             * @description Over the valid cells of the latest sample (null = dropout).
+             */
+            max_cell_voltage_v: number | null;
+            /** Max Temperature C */
+            max_temperature_c: number | null;
+            /** Min Cell Voltage V */
+            min_cell_voltage_v: number | null;
+            /** Model Id */
+            model_id: string;
+            /**
+             * Online
+             * @description Neither offline nor inactive.
+             */
+            online: boolean;
+            /** Pack Voltage V */
+            pack_voltage_v: number | null;
+            /** @description Latest position if that fix is valid. */
+            position: components["schemas"]["FleetPosition"] | null;
+            registry_status: components["schemas"]["DeviceStatus"];
+            /** Soc Pct */
+            soc_pct: number | null;
+            /**
+             * State
+             * @description Operating state the BMS last reported (null when it reports none).
+             */
+            state: string | null;
+            /** @description Operational status: charging|discharging|idle|fault|offline|inactive. */
+            status: components["schemas"]["FleetStatus"];
+            /** Thing Name */
+            thing_name: string;
+            /**
+             * Worst Alarm Code
+             * @description Code of the worst open alarm (newest on a tie).
+             */
+            worst_alarm_code: string | null;
+            /**
+             * Worst Level
+             * @description Highest level of the device's open alarms; null: none.
+             */
+            worst_level: number | null;
+        };
+        /** FleetOverview */
+        FleetOverview: {
+            alarms: components["schemas"]["AlarmCounts"];
+            devices: components["schemas"]["DeviceCounts"];
+            /** Generated At Ms */
+            generated_at_ms: number;
+            trend: components["schemas"]["AlarmTrend"];
+            /**
+             * Worst Devices
+             * @description Up to 10 devices with open alarms or status fault/offline: worst level, then alarm count, then most recently seen first.
+             */
+            worst_devices: components["schemas"]["FleetDeviceRow"][];
+        };
+        /** FleetPosition */
+        FleetPosition: {
+            /** @description Datum of the coordinates: WGS-84 or GCJ-02. */
+            coordinate_system: components["schemas"]["CoordinateSystem"];
+            /** Heading Deg */
+            heading_deg: number | null;
+            /** Latitude Deg */
+            latitude_deg: number;
+            /** Longitude Deg */
+            longitude_deg: number;
+            /** Speed Kmh */
+            speed_kmh: number | null;
+            /**
+             * Ts Ms
+             * @description Device time of the fix, UTC epoch ms.
+             */
+            ts_ms: number;
+        };
+        /** FleetPositions */
+        FleetPositions: {
+            /** Items */
+            items: components["schemas"]["PositionItem"][];
+        };
+        /**
+         * FleetStatus
+         * @enum {string}
+         */
+        FleetStatus: "charging" | "discharging" | "idle" | "fault" | "offline" | "inactive";
         /**
          * GbAlarmCondition
          * @description GB/T 32960 general alarm: any of ``bits`` set (bit 0 = LSB) or max level ≥ ``min_level``.
@@ -1398,7 +1741,7 @@ export interface components {
             max_points: number;
             /**
              * Points
-             * @description Time buckets with min/max/avg per reading, ascending.
+             * @description Time buckets with min/max/avg per reading, ascending. Position buckets also carry fix: the bucket's last valid fix {latitude_deg, longitude_deg, coordinate_system, ts_ms, speed_kmh, heading_deg} (null without one); samples without a valid fix add no coordinates to min/max/avg.
              */
             points: {
                 [key: string]: unknown;
@@ -1484,6 +1827,33 @@ export interface components {
              * @default 0
              */
             offset: number;
+        };
+        /** Me */
+        Me: {
+            /**
+             * Groups
+             * @description Cognito groups of the token, sorted (unknown groups grant nothing).
+             */
+            groups: string[];
+            /**
+             * Permissions
+             * @description Actions the caller may take: read, manage_devices, manage_models, handle_alarms, send_commands, manage_alarm_rules, manage_notifications.
+             */
+            permissions: string[];
+            /**
+             * Role
+             * @description Most capable role: admin, operator, viewer, or 'none'.
+             */
+            role: string;
+            /** Tenant Id */
+            tenant_id: string;
+            /**
+             * Tenant Name
+             * @description Display name of the tenant (its id until a tenant registry exists).
+             */
+            tenant_name: string;
+            /** Username */
+            username: string;
         };
         /**
          * Metric
@@ -1707,6 +2077,15 @@ export interface components {
             /** Thing Name */
             thing_name: string;
         };
+        /** OverviewParams */
+        OverviewParams: {
+            /**
+             * Hours
+             * @description Trend window: hourly buckets aligned to the UTC hour, the last one the current hour.
+             * @default 24
+             */
+            hours: number;
+        };
         /** PageQuery */
         PageQuery: {
             /**
@@ -1745,6 +2124,35 @@ export interface components {
              * @default Asia/Shanghai
              */
             time_zone: string;
+        };
+        /** PositionItem */
+        PositionItem: {
+            coordinate_system: components["schemas"]["CoordinateSystem"];
+            /** Heading Deg */
+            heading_deg: number | null;
+            kind: components["schemas"]["DeviceKind"];
+            /** Latitude Deg */
+            latitude_deg: number;
+            /** Longitude Deg */
+            longitude_deg: number;
+            /** Speed Kmh */
+            speed_kmh: number | null;
+            status: components["schemas"]["FleetStatus"];
+            /** Thing Name */
+            thing_name: string;
+            /** Ts Ms */
+            ts_ms: number;
+            /** Worst Level */
+            worst_level: number | null;
+        };
+        /** PositionParams */
+        PositionParams: {
+            /**
+             * Kind
+             * @description Only devices of this kind.
+             * @enum {string}
+             */
+            kind?: "battery_pack" | "storage_cabinet";
         };
         /**
          * ProtectiveAction
@@ -2154,6 +2562,18 @@ export interface components {
          * @enum {string}
          */
         TimelineEntryType: "raised" | "notified" | "escalated" | "command_sent" | "command_acked" | "command_failed" | "command_expired" | "acknowledged" | "assigned" | "commented" | "cleared";
+        /** TrendBucket */
+        TrendBucket: {
+            /**
+             * By Level
+             * @description Alarms raised in the bucket per level, keys "0".."3".
+             */
+            by_level: {
+                [key: string]: number;
+            };
+            /** Start Ms */
+            start_ms: number;
+        };
         /**
          * TriggerSample
          * @description A sample that satisfied the rule: its message key, device time and the values seen.
@@ -4405,6 +4825,282 @@ export interface operations {
             };
             /** @description The body or query does not match the schema (wrong types, unknown fields). */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_v1_fleet_devices: {
+        parameters: {
+            query?: {
+                /** @description Case-insensitive substring of thing_name, model_id or battery_code. */
+                q?: string;
+                /** @description Only devices of this kind. */
+                kind?: "battery_pack" | "storage_cabinet";
+                /** @description One or more of charging, discharging, idle, fault, offline, inactive: comma-separated and/or repeated. */
+                status?: string;
+                /** @description Exact device model id. */
+                model_id?: string;
+                /** @description Only devices whose worst open alarm is at or above this level. */
+                min_level?: number;
+                /** @description Sort key; status sorts fault, offline, discharging, charging, idle, inactive; nulls always last, ties by thing_name. */
+                sort?: "thing_name" | "last_seen_ms" | "worst_level" | "soc_pct" | "status" | "kind";
+                /** @description Default desc for worst_level and last_seen_ms, asc otherwise. */
+                order?: "asc" | "desc";
+                /** @description Page number; past the end: no items. */
+                page?: number;
+                /** @description Rows per page. */
+                page_size?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FleetDeviceList"];
+                };
+            };
+            /** @description Bad input: malformed JSON, a broken rule (range, format, unknown reference) or a bad next_token. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, malformed, expired or untrusted token, or a token without custom:tenant_id. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The caller's role does not allow this action. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict with the current state (already registered, battery owned, wrong lifecycle state). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body or query does not match the schema (wrong types, unknown fields). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A dependency is busy or unavailable; retry. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_v1_fleet_overview: {
+        parameters: {
+            query?: {
+                /** @description Trend window: hourly buckets aligned to the UTC hour, the last one the current hour. */
+                hours?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FleetOverview"];
+                };
+            };
+            /** @description Bad input: malformed JSON, a broken rule (range, format, unknown reference) or a bad next_token. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, malformed, expired or untrusted token, or a token without custom:tenant_id. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The caller's role does not allow this action. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict with the current state (already registered, battery owned, wrong lifecycle state). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body or query does not match the schema (wrong types, unknown fields). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A dependency is busy or unavailable; retry. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_v1_fleet_positions: {
+        parameters: {
+            query?: {
+                /** @description Only devices of this kind. */
+                kind?: "battery_pack" | "storage_cabinet";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FleetPositions"];
+                };
+            };
+            /** @description Bad input: malformed JSON, a broken rule (range, format, unknown reference) or a bad next_token. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, malformed, expired or untrusted token, or a token without custom:tenant_id. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The caller's role does not allow this action. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict with the current state (already registered, battery owned, wrong lifecycle state). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body or query does not match the schema (wrong types, unknown fields). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A dependency is busy or unavailable; retry. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_v1_me: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Me"];
+                };
+            };
+            /** @description Missing, malformed, expired or untrusted token, or a token without custom:tenant_id. */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
