@@ -67,7 +67,7 @@ deploy: install console
 	npx cdk deploy --no-notices --require-approval never -c stage=$(STAGE) -c region=$(REGION)
 
 bench: install console browser
-	$(VENV)/python -m bench
+	$(VENV)/python -m bench $(ARGS)
 
 schemas: install
 	$(VENV)/python -m shared.contracts.schemas
