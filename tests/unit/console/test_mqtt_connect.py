@@ -73,7 +73,7 @@ V5 = packet(
 
 
 def test_parses_mqtt_311_connect_with_long_password() -> None:
-    """LCM-PF-7, SLW-WEB-7: mqtt.js's default (3.1.1) CONNECT: client id, username and the raw ID token as password."""
+    """SLW-WEB-7, LCM-MON-4: mqtt.js's default (3.1.1) CONNECT: client id, username and the raw ID token as password."""
     assert packet_size(V311) == len(V311) and V311[1] & 0x80  # remaining length took more than one byte
     c = parse_connect(V311)
     assert (c.level, c.protocol_name, c.clean_start, c.keep_alive) == (4, "MQTT", True, 60)
@@ -88,7 +88,7 @@ def test_parses_mqtt_311_connect_with_long_password() -> None:
 
 
 def test_parses_mqtt5_connect_with_properties_and_will() -> None:
-    """LCM-PF-7, SLW-WEB-7: an MQTT 5 CONNECT with properties, a will (with its properties) and credentials."""
+    """SLW-WEB-7, LCM-MON-4: an MQTT 5 CONNECT with properties, a will (with its properties) and credentials."""
     c = parse_connect(V5)
     assert (c.level, c.keep_alive, c.client_id, c.password) == (5, 30, f"console-{SUB}-t2", TOKEN)
     assert c.username == "anything?x-amz-customauthorizer-name=voltops-dev-console"
@@ -120,7 +120,7 @@ def test_rewrite_puts_broker_credentials_and_drops_will_and_enhanced_auth(raw: b
 
 
 def test_packet_size_waits_for_the_whole_packet() -> None:
-    """LCM-PF-7: a CONNECT split over several WebSocket frames is only parsed once complete."""
+    """LCM-MON-4: a CONNECT split over several WebSocket frames is only parsed once complete."""
     assert packet_size(b"") is None
     assert packet_size(V311[:1]) is None
     assert packet_size(V311[:2]) is None  # inside the two-byte remaining length
