@@ -3,7 +3,9 @@ and the benchmarks — one stack per process).
 
 Wiring only: moto server for the AWS services, mosquitto + the local CA for IoT Core's
 broker, the local rules engine for the topic rules, a Kinesis poller for the ingest event
-source mapping, the Chalice app served in-process, a static server for the console. The
+source mapping, the Chalice app served in-process, the console gateway for IoT Core's custom
+authorizer (the console's live MQTT over WebSocket), and a console server that serves
+``console/dist`` and proxies ``/v1`` to the API (same origin, as CloudFront does). The
 fleet is registered through the API's own device service (``functions.api.wiring``) with the
 local certificate issuer and broker hook injected, exactly as a POST /v1/devices would.
 """
@@ -11,6 +13,7 @@ local certificate issuer and broker hook injected, exactly as a POST /v1/devices
 from __future__ import annotations
 
 import contextlib
+import http.client
 import json
 import logging
 import os
@@ -24,10 +27,12 @@ from dataclasses import dataclass
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-from infra.local.broker import BrokerError, LocalBrokerAccess, MosquittoBroker, find_mosquitto
+from infra.local.broker import BrokerError, ConsoleBrokerUsers, LocalBrokerAccess, MosquittoBroker, find_mosquitto
 from infra.local.ca import LocalCA, LocalCertificateIssuer, write_private
-from infra.local.moto import MotoServer, reset_cached_clients
+from infra.local.console_gateway import ConsoleGateway, local_authorizer
+from infra.local.moto import LOCAL_ACCOUNT, LOCAL_REGION, MotoServer, reset_cached_clients
 from infra.local.pollers import KinesisPoller, PeriodicTimer, SqsPoller
 from infra.local.resources import LocalResources, create_all
 from infra.local.rules_engine import RulesEngine
@@ -81,22 +86,105 @@ def ensure_mosquitto() -> None:
     find_mosquitto()
 
 
+#: Headers that describe one HTTP hop, never forwarded by the ``/v1`` proxy (RFC 9110 §7.6.1),
+#: plus the ones the proxy sets itself.
+_HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "host",
+        "content-length",
+        "date",
+        "server",
+    }
+)
+API_PREFIX = "/v1"
+PROXY_TIMEOUT_S = 60.0
+
+
 class _StaticHandler(SimpleHTTPRequestHandler):
-    """``console/dist`` when built, else a status page; ``/config.json`` for the console."""
+    """The console server: ``/v1/*`` proxied to the API (same origin, as CloudFront does in AWS),
+    ``/config.json``, and ``console/dist`` with the single-page-app fallback (a status page when
+    the console is not built)."""
 
     stack: LocalStack  # set on the subclass
 
     def log_message(self, format: str, *args: Any) -> None:
         return
 
+    def _is_api(self) -> bool:
+        path = urlsplit(self.path).path
+        return path == API_PREFIX or path.startswith(API_PREFIX + "/")
+
     def do_GET(self) -> None:
-        if self.path.split("?")[0] == "/config.json":
+        if self._is_api():
+            self._proxy()
+            return
+        if urlsplit(self.path).path == "/config.json":
             self._send(200, "application/json", json.dumps(self.stack.console_config()).encode())
             return
         if self.stack.console_dir is None:
             self._send(200, "text/html; charset=utf-8", self.stack.status_page().encode())
             return
+        self.path = self._spa_path()
         super().do_GET()
+
+    def do_HEAD(self) -> None:
+        if self._is_api():
+            self._proxy()
+            return
+        if self.stack.console_dir is not None:
+            self.path = self._spa_path()
+        super().do_HEAD()
+
+    def _other_method(self) -> None:
+        if self._is_api():
+            self._proxy()
+        else:
+            self._send(405, "text/plain; charset=utf-8", b"the console server only serves files\n")
+
+    do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _other_method
+
+    def _spa_path(self) -> str:
+        """Client-side routes (``/devices/pk-1``: no file, no extension) get ``index.html``."""
+        path = urlsplit(self.path).path
+        if Path(self.translate_path(path)).exists() or "." in path.rsplit("/", 1)[-1]:
+            return self.path
+        return "/index.html"
+
+    def _proxy(self) -> None:
+        """Forward the request as is (method, path, query, headers incl. Authorization, body) to the
+        in-process API and relay its status, headers and body."""
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            self._send(411, "text/plain; charset=utf-8", b"send a Content-Length\n")
+            return
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else None
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
+        conn = http.client.HTTPConnection(LOOPBACK, self.stack.api_port, timeout=PROXY_TIMEOUT_S)
+        try:
+            conn.request(self.command, self.path, body=body, headers=headers)
+            resp = conn.getresponse()
+            data = resp.read()
+        except OSError as exc:
+            self._send(502, "text/plain; charset=utf-8", f"API unreachable: {exc}\n".encode())
+            return
+        finally:
+            conn.close()
+        self.send_response(resp.status, resp.reason)
+        for name, value in resp.getheaders():
+            if name.lower() not in _HOP_BY_HOP:
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
 
     def _send(self, status: int, ctype: str, body: bytes) -> None:
         self.send_response(status)
@@ -105,6 +193,19 @@ class _StaticHandler(SimpleHTTPRequestHandler):
         self.send_header("Cache-Control", "no-store")
         self.end_headers()
         self.wfile.write(body)
+
+
+def console_server(stack: Any, directory: Path, port: int = 0) -> ThreadingHTTPServer:
+    """The console server on 127.0.0.1 (not started). ``stack`` provides ``console_dir``,
+    ``console_config()``, ``status_page()`` and ``api_port``."""
+    handler = type("Handler", (_StaticHandler,), {"stack": stack})
+
+    def factory(*args: Any, **kwargs: Any) -> _StaticHandler:
+        return handler(*args, directory=str(directory), **kwargs)
+
+    server = ThreadingHTTPServer((LOOPBACK, port), factory)
+    server.daemon_threads = True
+    return server
 
 
 class LocalStack:
@@ -136,6 +237,8 @@ class LocalStack:
         self.ca: LocalCA | None = None
         self.broker: MosquittoBroker | None = None
         self.broker_access: LocalBrokerAccess | None = None
+        self.console_users: ConsoleBrokerUsers | None = None
+        self.console_gateway: ConsoleGateway | None = None
         self.issuer: LocalCertificateIssuer | None = None
         self.rules_engine: RulesEngine | None = None
         self.poller: KinesisPoller | None = None
@@ -175,8 +278,17 @@ class LocalStack:
         return self._require(self.ca).files.ca_cert
 
     @property
+    def api_port(self) -> int:
+        return self._api_port
+
+    @property
     def api_url(self) -> str:
         return f"http://{LOOPBACK}:{self._api_port}"
+
+    @property
+    def mqtt_url(self) -> str:
+        """The console's live channel: MQTT over WebSocket through the console gateway."""
+        return str(self._require(self.console_gateway).url)
 
     @property
     def console_url(self) -> str:
@@ -251,6 +363,18 @@ class LocalStack:
             wiring.configure(issuer=self.issuer, broker=self.broker_access, mqtt_endpoint="localhost")
             self._stops.append(wiring.reset)
             settings = get_settings()
+
+        with self._step("console gateway"):
+            # IoT Core's custom-authorizer step for the console's live MQTT: the real authorizer
+            # function decides, mosquitto's console listener enforces the same topics.
+            self.console_users = ConsoleBrokerUsers(self.broker)
+            self.console_gateway = ConsoleGateway(
+                authorize=local_authorizer(LOCAL_REGION, LOCAL_ACCOUNT),
+                users=self.console_users,
+                broker_host=LOOPBACK,
+                broker_port=self.broker.console_port,
+            ).start()
+            self._stops.append(self.console_gateway.stop)
 
         with self._step("rules engine"):
             self.rules_engine = RulesEngine(
@@ -419,28 +543,25 @@ class LocalStack:
     def _start_console(self) -> None:
         dist = REPO_ROOT / "console" / "dist"
         self.console_dir = dist if (dist / "index.html").exists() else None
-        handler = type("Handler", (_StaticHandler,), {"stack": self})
-        directory = str(self.console_dir or self.state_dir)
-
-        def factory(*args: Any, **kwargs: Any) -> _StaticHandler:
-            return handler(*args, directory=directory, **kwargs)
-
-        server = ThreadingHTTPServer((LOOPBACK, self._console_port), factory)
-        server.daemon_threads = True
+        server = console_server(self, self.console_dir or self.state_dir, self._console_port)
         self._console_server = server
         self._console_port = server.server_address[1]
         self._serve(server, "local-console")
 
     def console_config(self) -> dict[str, Any]:
+        """``/config.json``: what the console build needs at run time (CDK deploys the same keys)."""
         r = self._require(self.resources)
         return {
-            "apiUrl": self.api_url,
-            "region": "us-east-1",
+            "apiUrl": "",  # same origin: this server proxies /v1 to the API
+            "region": LOCAL_REGION,
             "cognitoEndpoint": self.moto_endpoint,
             "userPoolId": r.user_pool_id,
             "userPoolClientId": r.user_pool_client_id,
             "tenant": self.tenant,
             "local": True,
+            "mqttUrl": self.mqtt_url,
+            "mqttAuthorizer": None,  # the local gateway needs no authorizer name
+            "mapTiles": None,  # the console's offline base map: no internet needed locally
         }
 
     def status_page(self) -> str:
@@ -456,6 +577,7 @@ class LocalStack:
         return {
             "API": f"{self.api_url}/v1",
             "Console": self.console_url,
+            "Console live (MQTT over WebSocket)": self.mqtt_url,
             "MQTT mTLS (devices)": f"mqtts://localhost:{self.tls_port}  (CA {self.ca_path})",
             "MQTT plain (tests, loopback)": f"mqtt://{LOOPBACK}:{self.plain_port}",
             "moto (AWS APIs)": self.moto_endpoint,
