@@ -209,6 +209,14 @@ export const DELIVERY_RESULTS = {
   retry: ['将重试', 'Will retry'],
 } as const satisfies Table
 
+/** `alarm.notificationKind.<kind>`: NotificationKind (inbox, timeline `notified`). */
+export const NOTIFICATION_KINDS = {
+  alarm_raised: ['告警通知', 'Alarm raised'],
+  alarm_escalated: ['告警升级', 'Alarm escalated'],
+  alarm_reminder: ['告警提醒（仍未确认）', 'Reminder (still not acknowledged)'],
+  alarm_cleared: ['告警解除', 'Alarm cleared'],
+} as const satisfies Table
+
 /** `alarm.actor.<actor>`: non-user actors of timeline entries. */
 export const ACTORS = {
   system: ['系统', 'System'],
@@ -298,6 +306,7 @@ export const RESERVED_CODES = [
   'commandStatus',
   'channel',
   'delivery',
+  'notificationKind',
   'actor',
   'param',
   'detail',
@@ -324,6 +333,7 @@ function build(i: 0 | 1) {
       commandStatus: pick(COMMAND_STATUSES, i),
       channel: pick(CHANNELS, i),
       delivery: pick(DELIVERY_RESULTS, i),
+      notificationKind: pick(NOTIFICATION_KINDS, i),
       actor: pick(ACTORS, i),
       param: pick(PARAM_LABELS, i),
       detail: pick(DETAIL_TEMPLATES, i),

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from shared.contracts.alarms import AlarmEventType, Limit, Metric, Series, Signal, TimelineEntryType
-from shared.contracts.notifications import Channel
+from shared.contracts.notifications import Channel, NotificationKind
 from shared.contracts.telemetry import CommandName
 from shared.domain.alarms import faults
 from shared.domain.alarms.default_rules import DEFAULT_RULES
@@ -67,11 +67,12 @@ def test_every_timeline_entry_and_alarm_event_type_has_text() -> None:
         ("LIMITS", {x.value for x in Limit}),
         ("COMMANDS", {c.value for c in CommandName}),
         ("CHANNELS", {c.value for c in Channel}),
+        ("NOTIFICATION_KINDS", {k.value for k in NotificationKind}),
     ],
 )
 def test_rule_editor_vocabulary_has_text(name: str, codes: set[str]) -> None:
     """SLW-WEB-3, LCM-PF-7: the rule editor and the params table name every metric, signal, series,
-    model limit, command and channel."""
+    model limit, command and channel; the inbox every notification kind."""
     assert missing(name, codes) == []
 
 
