@@ -9,7 +9,7 @@ to inject its broker publisher and outbox-recording channels; tests inject fakes
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -286,7 +286,7 @@ def notification_service() -> Any:
 class _LatestStates:
     """``LatestStates`` over :mod:`shared.dal.telemetry_store` (imported on first use)."""
 
-    def latest_of_tenant(self, tenant_id: str, limit: int) -> list[dict[str, Any]]:
+    def latest_of_tenant(self, tenant_id: str, limit: int) -> Iterator[dict[str, Any]]:
         from shared.dal import telemetry_store
 
         return telemetry_store.latest_of_tenant(tenant_id, limit)

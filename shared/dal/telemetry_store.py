@@ -7,7 +7,7 @@ state is a conditional put that only moves forward in device time.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -148,15 +148,14 @@ def query_history(
     return [_item_view(i) for i in items if i.device_ts_ms < to_ms][:limit]
 
 
-def latest_of_tenant(tenant_id: str, limit: int) -> list[dict[str, Any]]:
-    """Every latest-state item of a tenant — all its devices, all message types — at most ``limit``.
+def latest_of_tenant(tenant_id: str, limit: int) -> Iterator[dict[str, Any]]:
+    """Every latest-state item of a tenant — all its devices, all message types — at most ``limit``,
+    yielded as the pages arrive (the caller keeps what it needs, not the whole partition).
 
     One Query on the tenant's partition (pk tenant; 1 MB pages), never a scan: the fleet read
     model's input. Each item is the view of :func:`get_latest` plus ``thing_name`` and ``message_type``.
     """
     bind_tables()
-    out: list[dict[str, Any]] = []
     with storage_errors("unexpected condition"):
         for item in LatestStateItem.query(tenant_id, limit=limit):
-            out.append({"thing_name": item.thing_name, "message_type": item.message_type, **_item_view(item)})
-    return out
+            yield {"thing_name": item.thing_name, "message_type": item.message_type, **_item_view(item)}

@@ -4,6 +4,7 @@ unit tests pass in-memory fakes. Every read is one tenant's partition or index k
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, Protocol
 
 from shared.domain.alarms.ports import AlarmPage, AlarmQuery
@@ -19,8 +20,9 @@ class FleetDevices(Protocol):
 class LatestStates(Protocol):
     """Every latest-state item of a tenant: one Query on its partition of the latest-state table."""
 
-    def latest_of_tenant(self, tenant_id: str, limit: int) -> list[dict[str, Any]]:
-        """At most ``limit`` items, each ``{thing_name, message_type, body, derived, device_ts_ms, arrival_ms}``."""
+    def latest_of_tenant(self, tenant_id: str, limit: int) -> Iterable[dict[str, Any]]:
+        """At most ``limit`` items, each ``{thing_name, message_type, body, derived, device_ts_ms, arrival_ms}``,
+        streamed page by page (a tenant's latest state can be tens of megabytes)."""
         ...
 
 

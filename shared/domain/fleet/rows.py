@@ -23,11 +23,37 @@ def _num(value: Any) -> float | None:
     return float(value)
 
 
+_TELEMETRY_FIELDS = ("state", "soc_pct", "pack_voltage_v", "current_a")
+_POSITION_FIELDS = (
+    "latitude_deg",
+    "longitude_deg",
+    "coordinate_system",
+    "fix_valid",
+    "speed_kmh",
+    "heading_deg",
+)
+
+
+def compact(message_type: str, item: Mapping[str, Any]) -> dict[str, Any]:
+    """What a row needs of one latest-state item: arrival and device time, the telemetry scalars and
+    cell extremes (not the cell arrays: a 400-cell rack is kilobytes), the position fields."""
+    out: dict[str, Any] = {"arrival_ms": item.get("arrival_ms"), "device_ts_ms": item.get("device_ts_ms")}
+    body: Mapping[str, Any] = item.get("body") or {}
+    if message_type == UpType.TELEMETRY.value:
+        out["body"] = {k: body.get(k) for k in _TELEMETRY_FIELDS}
+        out["derived"] = _cells(body, item.get("derived"))
+    elif message_type == UpType.POSITION.value:
+        out["body"] = {k: body[k] for k in _POSITION_FIELDS if k in body}
+    return out
+
+
 def group_latest(items: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Mapping[str, Any]]]:
-    """Latest-state items of a tenant (each with thing_name and message_type) → thing → type → item."""
+    """Latest-state items of a tenant (each with thing_name and message_type) → thing → type → compacted
+    item; ``items`` may be a stream, so a tenant's whole latest state is never held at once."""
     out: dict[str, dict[str, Mapping[str, Any]]] = {}
     for item in items:
-        out.setdefault(str(item["thing_name"]), {})[str(item["message_type"])] = item
+        mtype = str(item["message_type"])
+        out.setdefault(str(item["thing_name"]), {})[mtype] = compact(mtype, item)
     return out
 
 
@@ -65,12 +91,15 @@ def valid_position(latest: LatestByType) -> FleetPosition | None:
     )
 
 
+_CELL_FIELDS = ("cell_count", "max_cell_voltage_v", "min_cell_voltage_v", "max_temperature_c")
+
+
 def _cells(body: Mapping[str, Any], derived: Mapping[str, Any] | None) -> dict[str, Any]:
     """Cell and probe extremes: stored beside the sample at ingest; recomputed from the arrays
     (null entries are dropouts, skipped) when a stored sample has none."""
-    if derived and "cell_count" in derived:
-        return dict(derived)
-    return pack_extremes(body.get("cell_voltages_v") or [], body.get("probe_temperatures_c") or [])
+    if not derived or "cell_count" not in derived:
+        derived = pack_extremes(body.get("cell_voltages_v") or [], body.get("probe_temperatures_c") or [])
+    return {k: derived[k] for k in _CELL_FIELDS if k in derived}
 
 
 def _worst(alarms: Sequence[Alarm]) -> Alarm | None:

@@ -9,8 +9,9 @@ the ingest and alarm consumers) or a search index for the table.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 from shared.contracts.alarms import Alarm, AlarmStatus
 from shared.contracts.topics import UpType
@@ -32,6 +33,8 @@ from shared.domain.fleet.query import (
 from shared.domain.fleet.rows import fleet_rows
 from shared.domain.fleet.status import OFFLINE_AFTER_MS
 from shared.domain.fleet.views import FleetDeviceList, FleetDeviceRow, FleetOverview, FleetPositions, PositionItem
+
+T = TypeVar("T")
 
 #: Devices one request may aggregate; beyond, the request is refused (D23).
 MAX_DEVICES = 20_000
@@ -120,11 +123,9 @@ class FleetView:
         page = self.devices.query(tenant_id, DeviceFilter(), self.max_devices, None)
         if page.after is not None:
             raise _too_large("devices", self.max_devices)
-        item_cap = self.max_devices * len(UpType)
-        latest = self.latest.latest_of_tenant(tenant_id, item_cap + 1)
-        if len(latest) > item_cap:
-            raise _too_large("latest states", item_cap)
         open_alarms = self._open_alarms(tenant_id)
+        item_cap = self.max_devices * len(UpType)  # one latest item per device and message type
+        latest = _capped(self.latest.latest_of_tenant(tenant_id, item_cap + 1), item_cap, "latest states")
         return FleetSnapshot(
             now_ms=now,
             rows=fleet_rows(page.items, latest, open_alarms, now, self.offline_after_ms),
@@ -147,6 +148,14 @@ class FleetView:
         from_ms, to_ms = trend_window(now_ms, hours)
         page = self.alarms.query(tenant_id, AlarmQuery(from_ms=from_ms, to_ms=to_ms - 1), self.max_trend_alarms, None)
         return page.items, page.after is not None
+
+
+def _capped(items: Iterable[T], cap: int, what: str) -> Iterator[T]:
+    """``items`` streamed through, refused once there are more than ``cap``."""
+    for n, item in enumerate(items, 1):
+        if n > cap:
+            raise _too_large(what, cap)
+        yield item
 
 
 def _too_large(what: str, limit: int) -> Conflict:

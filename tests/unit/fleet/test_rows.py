@@ -127,3 +127,25 @@ def test_rows_follow_the_registry_and_ignore_data_of_unknown_things():
         ("a", FleetStatus.IDLE, 0),
         ("b", FleetStatus.INACTIVE, 1),
     ]
+
+
+def test_latest_items_are_compacted_as_they_stream():
+    """LCM-MON-4 (D23): a tenant's latest state is read as a stream and only what rows need is kept — telemetry
+    scalars and cell extremes, not the cell arrays; position fields; the arrival of any other type."""
+    cells = [3.3] * 399 + [None]
+
+    def stream():
+        yield telemetry("r-1", cell_voltages_v=cells, probe_temperatures_c=[30.0] * 128)
+        yield position("r-1")
+        yield message("r-1", "event", NOW - 1)
+
+    grouped = group_latest(stream())["r-1"]
+    assert grouped["telemetry"]["derived"] == {
+        "cell_count": 400,
+        "max_cell_voltage_v": 3.3,
+        "min_cell_voltage_v": 3.3,
+        "max_temperature_c": 30.0,
+    }
+    assert set(grouped["telemetry"]["body"]) == {"state", "soc_pct", "pack_voltage_v", "current_a"}
+    assert "fix_valid" in grouped["position"]["body"] and "altitude_m" not in grouped["position"]["body"]
+    assert grouped["event"] == {"arrival_ms": NOW - 1, "device_ts_ms": NOW - 101}
