@@ -18,6 +18,7 @@ from typing import Any
 import boto3
 import pytest
 
+from tests.e2e.console_support import browser  # noqa: F401 - the browser tests' fixture
 from tests.e2e.helpers import PACK_MODEL, Api, Device, Publisher
 
 _serials = itertools.count(1)
