@@ -19,6 +19,7 @@ import logging
 import os
 import shutil
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -195,6 +196,16 @@ class _StaticHandler(SimpleHTTPRequestHandler):
         self.wfile.write(body)
 
 
+class _ConsoleHttpServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A browser closing a tab mid-response is normal; anything else is still reported.
+        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            return
+        super().handle_error(request, client_address)
+
+
 def console_server(stack: Any, directory: Path, port: int = 0) -> ThreadingHTTPServer:
     """The console server on 127.0.0.1 (not started). ``stack`` provides ``console_dir``,
     ``console_config()``, ``status_page()`` and ``api_port``."""
@@ -203,9 +214,7 @@ def console_server(stack: Any, directory: Path, port: int = 0) -> ThreadingHTTPS
     def factory(*args: Any, **kwargs: Any) -> _StaticHandler:
         return handler(*args, directory=str(directory), **kwargs)
 
-    server = ThreadingHTTPServer((LOOPBACK, port), factory)
-    server.daemon_threads = True
-    return server
+    return _ConsoleHttpServer((LOOPBACK, port), factory)
 
 
 class LocalStack:
