@@ -30,6 +30,7 @@ import {
 } from '@/views/devices/cellCharts'
 import { isNewer, liveValuesFrom, liveValuesFromState, sensorRows } from '@/views/devices/liveValues'
 import {
+  fromPicker,
   HOUR_MS,
   historyOption,
   maxPointsForWidth,
@@ -37,7 +38,9 @@ import {
   parsePoints,
   pickerShortcuts,
   rangeProblem,
+  toPicker,
   usageFromHistory,
+  zoneOffsetMs,
   type HistoryPoint,
 } from '@/views/devices/history'
 import {
@@ -326,8 +329,18 @@ describe('history', () => {
     expect(rangeProblem(now + 10, now + 20, now)).toBe('future')
     const [h1, , , d7] = pickerShortcuts(t, () => now)
     const [from, to] = h1.value()
-    expect(to.getTime() - from.getTime()).toBe(HOUR_MS)
+    expect(fromPicker(to) - fromPicker(from)).toBe(HOUR_MS)
+    expect(fromPicker(to)).toBe(now)
     expect(d7.text).toBe('devices.history.last7d')
+  })
+
+  it('LCM-UI-1: the date picker shows and reads the console time zone (Asia/Shanghai), whatever the browser zone', () => {
+    const ms = Date.UTC(2026, 0, 1, 16, 30, 0) // 00:30 on 2 January in Shanghai
+    expect(zoneOffsetMs(ms, 'Asia/Shanghai')).toBe(8 * HOUR_MS)
+    const d = toPicker(ms, 'Asia/Shanghai')
+    expect([d.getDate(), d.getHours(), d.getMinutes()]).toEqual([2, 0, 30])
+    expect(fromPicker(d, 'Asia/Shanghai')).toBe(ms)
+    expect(fromPicker(toPicker(ms, 'America/New_York'), 'America/New_York')).toBe(ms)
   })
 
   it('SLW-WEB-5: energy in/out, efficiency and sessions from the bucket means; gaps count nothing', () => {

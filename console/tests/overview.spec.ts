@@ -120,11 +120,20 @@ describe('charts', () => {
 
   it('LCM-MON-4: open alarms per level use the level colours and keep every level', () => {
     const o = overview({ alarms: { active_total: 2, active_by_level: { '3': 2 }, unacknowledged: 2 } })
-    const [pie] = seriesOf(levelDonutOption(o, t, 'en'))
+    const [ring, pie] = seriesOf(levelDonutOption(o, t, 'en'))
+    expect(ring.data).toEqual([])
     const data = pie.data as { name: string; value: number; itemStyle: { color: string } }[]
     expect(data.map((d) => d.value)).toEqual([0, 0, 0, 2])
     expect(data[3].itemStyle.color).toBe(LEVEL_COLOURS[3])
     expect(data[0].name).toBe('«level.0»')
+  })
+
+  it('LCM-MON-4: no open alarm draws an empty ring (not four equal slices)', () => {
+    const o = overview({ alarms: { active_total: 0, active_by_level: {}, unacknowledged: 0 } })
+    const [ring, pie] = seriesOf(levelDonutOption(o, t, 'en'))
+    expect(ring.data).toHaveLength(1)
+    expect(pie.data).toHaveLength(4)
+    expect((pie as unknown as { stillShowZeroSum: boolean }).stillShowZeroSum).toBe(false)
   })
 
   it('LCM-MON-4: the trend always has all four levels, one value per hour bucket', () => {

@@ -3,7 +3,8 @@ export default {
   'zh-CN': {
     overview: {
       kpi: {
-        title: '关键指标',
+        devicesGroup: '设备',
+        alarmsGroup: '告警',
         total: '设备总数',
         online: '在线设备',
         activeAlarms: '未关闭告警',
@@ -36,7 +37,8 @@ export default {
   en: {
     overview: {
       kpi: {
-        title: 'Key figures',
+        devicesGroup: 'Devices',
+        alarmsGroup: 'Alarms',
         total: 'Devices',
         online: 'Online',
         activeAlarms: 'Open alarms',

@@ -145,13 +145,50 @@ export const RANGE_SHORTCUTS = [
   { key: 'devices.history.last7d', ms: 7 * DAY_MS },
 ] as const
 
-/** el-date-picker shortcuts (evaluated when clicked, so "last hour" means now). */
-export function pickerShortcuts(t: Translate, now: () => number = Date.now): { text: string; value: () => [Date, Date] }[] {
+/** Offset of `timeZone` from UTC at an instant, ms (Asia/Shanghai: +8 h). */
+export function zoneOffsetMs(ms: number, timeZone: string): number {
+  const parts = new Intl.DateTimeFormat('en-US', {
+    timeZone,
+    hourCycle: 'h23',
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+  }).formatToParts(new Date(ms))
+  const get = (type: string) => Number(parts.find((p) => p.type === type)?.value ?? 0)
+  const wall = Date.UTC(get('year'), get('month') - 1, get('day'), get('hour') % 24, get('minute'), get('second'))
+  return wall - (ms - (((ms % 1000) + 1000) % 1000))
+}
+
+/**
+ * el-date-picker shows and edits browser-local wall-clock time, the console shows times in its
+ * own zone (Asia/Shanghai by default): the picker gets a Date whose local fields are the
+ * console zone's wall clock, and `fromPicker` reads it back.
+ */
+export function toPicker(ms: number, timeZone = currentTimeZone()): Date {
+  const browserOffset = -new Date(ms).getTimezoneOffset() * 60_000
+  return new Date(ms + zoneOffsetMs(ms, timeZone) - browserOffset)
+}
+
+export function fromPicker(d: Date, timeZone = currentTimeZone()): number {
+  const wall = Date.UTC(d.getFullYear(), d.getMonth(), d.getDate(), d.getHours(), d.getMinutes(), d.getSeconds(), d.getMilliseconds())
+  const guess = wall - zoneOffsetMs(wall, timeZone)
+  return wall - zoneOffsetMs(guess, timeZone)
+}
+
+/** el-date-picker shortcuts (evaluated when clicked, so "last hour" means now), as picker Dates. */
+export function pickerShortcuts(
+  t: Translate,
+  now: () => number = Date.now,
+  timeZone = currentTimeZone(),
+): { text: string; value: () => [Date, Date] }[] {
   return RANGE_SHORTCUTS.map((s) => ({
     text: t(s.key),
     value: () => {
       const end = now()
-      return [new Date(end - s.ms), new Date(end)]
+      return [toPicker(end - s.ms, timeZone), toPicker(end, timeZone)]
     },
   }))
 }
@@ -276,7 +313,7 @@ export function historyOption(points: readonly HistoryPoint[], t: Translate, loc
 export interface UsageSummary {
   chargedKwh: number
   dischargedKwh: number
-  /** Discharged / charged, % (null while nothing was charged). */
+  /** Discharged / charged, % (null unless energy went both ways in the window). */
   efficiencyPct: number | null
   chargeSessions: number
   dischargeSessions: number
@@ -320,7 +357,7 @@ export function usageFromHistory(points: readonly HistoryPoint[]): UsageSummary 
   return {
     chargedKwh: round(charged),
     dischargedKwh: round(discharged),
-    efficiencyPct: charged > 0 ? Math.round((discharged / charged) * 1000) / 10 : null,
+    efficiencyPct: charged > 0 && discharged > 0 ? Math.round((discharged / charged) * 1000) / 10 : null,
     chargeSessions,
     dischargeSessions,
     coveredMs: covered,

@@ -101,7 +101,6 @@ export function levelDonutOption(o: FleetOverview, t: Translate, locale: string)
   return {
     animation: false,
     tooltip: { trigger: 'item', confine: true, formatter: '{b}: {c} ({d}%)' },
-    legend: { bottom: 0, type: 'scroll' },
     title: {
       text: formatNumber(total, locale),
       subtext: t('overview.alarms.open'),
@@ -110,13 +109,27 @@ export function levelDonutOption(o: FleetOverview, t: Translate, locale: string)
       textStyle: { fontSize: 24, fontWeight: 600 },
       subtextStyle: { fontSize: 12 },
     },
+    legend: { bottom: 0, type: 'scroll', data: LEVEL_KEYS.map((k) => t(`level.${k}`)) },
     series: [
+      {
+        // A quiet fleet: an empty grey ring, not four equal slices of nothing.
+        id: 'empty',
+        type: 'pie',
+        radius: ['48%', '70%'],
+        center: ['50%', '44%'],
+        silent: true,
+        label: { show: false },
+        tooltip: { show: false },
+        itemStyle: { color: '#ebeef5' },
+        data: total === 0 ? [{ name: '', value: 1 }] : [],
+      },
       {
         id: 'levels',
         type: 'pie',
         radius: ['48%', '70%'],
         center: ['50%', '44%'],
         avoidLabelOverlap: true,
+        stillShowZeroSum: false,
         label: { show: false },
         data: LEVEL_KEYS.map((k) => ({
           name: t(`level.${k}`),
