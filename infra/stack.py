@@ -1,9 +1,12 @@
 """VoltOpsStack: composes one construct per concern; holds no resources of its own.
 
-Context read here (all optional; ``cdk synth`` works with none): ``notification_sender`` (the
-SES sender address, default the Settings default), and for voice calls through Amazon Connect
-all of ``voice_connect_instance_id``, ``voice_contact_flow_id``, ``voice_source_phone`` (unset:
-no voice channel and no Connect permission).
+Context read here (all optional): ``notification_sender`` (the SES sender address, default the
+Settings default), for voice calls through Amazon Connect all of ``voice_connect_instance_id``,
+``voice_contact_flow_id``, ``voice_source_phone`` (unset: no voice channel and no Connect
+permission), ``console_dist`` (the built operator console, default ``console/dist``: the synth
+fails with a hint to build it when it has no ``index.html``) and ``console_tiles`` (a map tile
+URL template for the console, e.g. ``https://{s}.tiles.example.com/{z}/{x}/{y}.png``; unset: the
+console's offline base map).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from constructs import Construct
 from infra.constructs.alarms import Alarms
 from infra.constructs.analytics import Analytics
 from infra.constructs.api import Api, chalice_routes
+from infra.constructs.console import Console, console_dist
 from infra.constructs.events import Events
 from infra.constructs.ingest import INGEST_SERVICE, Ingest
 from infra.constructs.iot import Iot
@@ -94,6 +98,17 @@ class VoltOpsStack(Stack):
             routes=chalice_routes(),
             reserved_concurrency=api_reserved_concurrency,
         )
+        tiles = self.node.try_get_context("console_tiles")
+        console = Console(
+            self,
+            "Console",
+            stage=stage,
+            storage=storage,
+            api=api,
+            lambdas=lambdas,
+            dist=console_dist(self.node.try_get_context("console_dist")),
+            tiles=str(tiles) if tiles else None,
+        )
         monitoring = Monitoring(
             self,
             "Monitoring",
@@ -116,8 +131,11 @@ class VoltOpsStack(Stack):
         self.storage, self.ingest, self.iot, self.api = storage, ingest, iot, api
         self.events, self.monitoring = platform_events, monitoring
         self.alarms, self.notifications = alarms, notifications
+        self.console = console
 
         CfnOutput(self, "ApiUrl", value=api.api.url_for_path("/v1"))
+        CfnOutput(self, "ConsoleUrl", value=console.url)
+        CfnOutput(self, "ConsoleMqttAuthorizer", value=console.authorizer_name)
         CfnOutput(self, "UserPoolId", value=api.user_pool.user_pool_id)
         CfnOutput(self, "UserPoolClientId", value=api.client.user_pool_client_id)
         CfnOutput(self, "DevicePolicyName", value=iot.device_policy.ref)

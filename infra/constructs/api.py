@@ -247,7 +247,9 @@ class Api(Construct):
             "ApiClient",
             user_pool_client_name=f"voltops-{stage}-api",
             generate_secret=False,  # public clients (mobile apps, browser console) cannot keep one
-            auth_flows=cognito.AuthFlow(user_srp=True),
+            # USER_PASSWORD_AUTH is the console's sign-in (one flow in both runtimes: moto verifies the
+            # password only in this flow); SRP stays for the apps; refresh tokens are always allowed.
+            auth_flows=cognito.AuthFlow(user_srp=True, user_password=True),
             disable_o_auth=True,  # no hosted UI / redirect flows yet, so none are enabled
             prevent_user_existence_errors=True,
             enable_token_revocation=True,

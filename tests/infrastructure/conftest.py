@@ -57,9 +57,17 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
     (layer / "python").mkdir()
     (layer / "python" / "README.txt").write_text("test stand-in for build/lambda-layer\n")
     outdir = tmp_path_factory.mktemp("cdk.out")
+    # A stand-in console build: the infrastructure must not depend on `npm run build` having run.
+    console = tmp_path_factory.mktemp("console-dist")
+    (console / "index.html").write_text("<!doctype html><title>VoltOps</title><div id=app></div>\n")
+    (console / "assets").mkdir()
+    (console / "assets" / "index-test.js").write_text("export {}\n")
 
     app, stack = build_app(
-        context={"stage": STAGE, "region": REGION}, outdir=str(outdir), account=ACCOUNT, layer_dir=layer
+        context={"stage": STAGE, "region": REGION, "console_dist": str(console)},
+        outdir=str(outdir),
+        account=ACCOUNT,
+        layer_dir=layer,
     )
     try:
         app.synth()
