@@ -78,8 +78,8 @@ def console_dist(context_value: object) -> Path:
     if not (path / "index.html").is_file():
         raise ConsoleNotBuiltError(
             f"the operator console is not built: {path / 'index.html'} is missing. Build it first with "
-            "`make -C console build` or `npm --prefix console run build` (or point the CDK context "
-            "`console_dist` at a built console) before `cdk synth`/`cdk deploy`."
+            "`make console` (or `npm --prefix console ci && npm --prefix console run build`), or point the "
+            "CDK context `console_dist` at a built console, before `cdk synth`/`cdk deploy`."
         )
     return path
 

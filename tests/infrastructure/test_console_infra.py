@@ -276,7 +276,7 @@ def test_config_json_is_deployed_with_the_stack_values_and_never_cached(synth: S
 
 def test_missing_console_build_fails_with_the_build_command(tmp_path: Path) -> None:
     """ARC-5: synth without a built console fails with a message naming the build command."""
-    with pytest.raises(ConsoleNotBuiltError, match=r"make -C console build.*npm --prefix console run build"):
+    with pytest.raises(ConsoleNotBuiltError, match=r"make console.*npm --prefix console run build"):
         console_dist(tmp_path)
     (tmp_path / "index.html").write_text("<!doctype html>")
     assert console_dist(tmp_path) == tmp_path
