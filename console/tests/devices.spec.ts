@@ -44,6 +44,8 @@ import {
   type HistoryPoint,
 } from '@/views/devices/history'
 import {
+  ackOverdue,
+  applyCommandPush,
   commandParams,
   commandPushFor,
   isFinal,
@@ -419,6 +421,35 @@ describe('commands', () => {
     })
   })
 
+  it('SLW-CTL-1: a status push (not a whole record) merges into the command it is about; an unknown one asks for a reload', () => {
+    const update = {
+      type: 'command_status',
+      command_id: 'c1',
+      thing_name: 'p-1',
+      name: 'restart',
+      status: 'acked',
+      ack_status: 'executed',
+      ack_reason: null,
+      ack_overdue: false,
+      origin: 'operator',
+      issued_at_ms: 100,
+      updated_at_ms: 160,
+    }
+    const push = commandPushFor(update, 'p-1')!
+    const applied = applyCommandPush([record()], push)
+    expect(applied.known).toBe(true)
+    expect(applied.list[0].status).toBe('acked')
+    expect(applied.list[0].origin).toEqual(record().origin) // the record keeps what the push lacks
+    expect(applied.list[0].reason).toBe('r')
+    const stale = applyCommandPush(applied.list, commandPushFor({ ...update, status: 'sent', updated_at_ms: 120 }, 'p-1')!)
+    expect(stale.list[0].status).toBe('acked')
+    expect(applyCommandPush([], push).known).toBe(false)
+    const overdue = applyCommandPush([record()], commandPushFor({ ...update, status: 'sent', ack_overdue: true }, 'p-1')!)
+    expect(ackOverdue(overdue.list[0])).toBe(true)
+    const whole = applyCommandPush([], commandPushFor(record({ status: 'failed', updated_at_ms: 300 }), 'p-1')!)
+    expect(whole.known && whole.list[0].status === 'failed').toBe(true)
+  })
+
   it('SLW-CTL-1: progress follows pushes; a stale push never overwrites a newer status; other devices are ignored', () => {
     let list = upsertCommand([], record())
     list = upsertCommand(list, record({ status: 'acked', updated_at_ms: 150, acked_at_ms: 150 }))
@@ -428,7 +459,6 @@ describe('commands', () => {
     expect(list[0].status).toBe('acked')
     list = upsertCommand(list, record({ command_id: 'c2', issued_at_ms: 300, updated_at_ms: 300 }))
     expect(list.map((c) => c.command_id)).toEqual(['c2', 'c1'])
-    expect(commandPushFor(record(), 'p-1')?.command_id).toBe('c1')
     expect(commandPushFor(record(), 'p-2')).toBeNull()
     expect(commandPushFor({ thing_name: 'p-1' }, 'p-1')).toBeNull()
     expect(isFinal('acked') && isFinal('expired') && !isFinal('sent')).toBe(true)

@@ -179,6 +179,7 @@ export default {
         answeredAt: '应答于 {time}',
         byOperator: '操作员 {user}',
         byAlarm: '告警规则自动下发',
+        overdue: '应答超时',
       },
       commandStatus: {
         pending: '待发送',
@@ -434,6 +435,7 @@ export default {
         answeredAt: 'answered {time}',
         byOperator: 'Operator {user}',
         byAlarm: 'Alarm rule (automatic)',
+        overdue: 'Answer overdue',
       },
       commandStatus: {
         pending: 'Pending',

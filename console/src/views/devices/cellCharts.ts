@@ -151,7 +151,8 @@ export function cellVoltageOption(values: readonly Reading[], t: Translate, loca
       max: hi,
       name: 'V',
       scale: true,
-      axisLabel: { formatter: (v: number) => formatNumber(v, locale, 3) },
+      // min/max are not round numbers: their labels would crowd the nice ticks next to them.
+      axisLabel: { formatter: (v: number) => formatNumber(v, locale, 3), showMinLabel: false, showMaxLabel: false },
     },
     dataZoom: [{ type: 'inside', xAxisIndex: 0, disabled: n <= 60, zoomLock: false }],
     series: [

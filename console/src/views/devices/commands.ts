@@ -172,11 +172,63 @@ export function upsertCommand(list: readonly CommandRecord[], record: CommandRec
   return [record, ...rest].sort((a, b) => b.issued_at_ms - a.issued_at_ms).slice(0, limit)
 }
 
-/** A live push on the commands stream, if it is a CommandRecord of this device. */
-export function commandPushFor(payload: unknown, thing: string): CommandRecord | null {
+/**
+ * What the platform pushes on the tenant's commands stream (shared/domain/commands/service.py
+ * `_console`): a status summary, not the whole record — no params, reason or times.
+ */
+export interface CommandUpdate {
+  type: 'command_status'
+  command_id: string
+  thing_name: string
+  name: CommandName
+  status: CommandStatus
+  ack_status: string | null
+  ack_reason: string | null
+  ack_overdue: boolean
+  origin: string
+  issued_at_ms: number
+  updated_at_ms: number
+}
+
+const STATUSES: readonly string[] = ['pending', 'sent', 'acked', 'rejected', 'failed', 'expired']
+
+/** A push on the commands stream about this device (a status update or a whole record), else null. */
+export function commandPushFor(payload: unknown, thing: string): CommandUpdate | CommandRecord | null {
   if (typeof payload !== 'object' || payload === null) return null
-  const p = payload as Partial<CommandRecord>
-  if (p.thing_name !== thing || typeof p.command_id !== 'string' || typeof p.status !== 'string') return null
+  const p = payload as Record<string, unknown>
+  if (p.thing_name !== thing || typeof p.command_id !== 'string' || !STATUSES.includes(p.status as string)) return null
   if (typeof p.updated_at_ms !== 'number' || typeof p.issued_at_ms !== 'number') return null
-  return p as CommandRecord
+  if (typeof p.origin === 'object' && p.origin !== null && typeof p.reason === 'string') return p as unknown as CommandRecord
+  return p as unknown as CommandUpdate
+}
+
+const isRecord = (x: CommandUpdate | CommandRecord): x is CommandRecord => typeof x.origin === 'object'
+
+/**
+ * Apply a push to the device's list. A status update merges into the record it is about (a
+ * stale one never wins); `known: false` means the list lacks the command (an automatic
+ * command, or one sent from another console) and should be reloaded for the whole record.
+ */
+export function applyCommandPush(
+  list: readonly CommandRecord[],
+  push: CommandUpdate | CommandRecord,
+): { list: CommandRecord[]; known: boolean } {
+  if (isRecord(push)) return { list: upsertCommand(list, push), known: true }
+  const existing = list.find((c) => c.command_id === push.command_id)
+  if (!existing) return { list: [...list], known: false }
+  if (existing.updated_at_ms > push.updated_at_ms) return { list: [...list], known: true }
+  const merged: CommandRecord = {
+    ...existing,
+    status: push.status,
+    ack_status: push.ack_status,
+    ack_reason: push.ack_reason,
+    updated_at_ms: push.updated_at_ms,
+    detail: { ...existing.detail, ack_overdue: push.ack_overdue },
+  }
+  return { list: upsertCommand(list, merged), known: true }
+}
+
+/** The platform flagged that the device has not answered in time. */
+export function ackOverdue(c: CommandRecord): boolean {
+  return c.detail?.ack_overdue === true && !isFinal(c.status)
 }
