@@ -2,6 +2,8 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import type { Schemas } from '@/api/client'
 import { LEVEL_COLOURS, STATUS_COLOURS } from '@/format'
+import { filtersFromQuery as alarmFilters } from '@/views/alarms/filters'
+import { filtersFromQuery as deviceFilters } from '@/views/devices/listQuery'
 import { createCoalescer } from '@/views/overview/live'
 import {
   hourLabel,
@@ -99,6 +101,17 @@ describe('KPI cards', () => {
     expect(by.level3.tone).toBe('critical')
     expect(by.alarms.value).toBe(7)
     expect(by.fault.to).toEqual({ name: 'devices', query: { status: 'fault' } })
+  })
+
+  it('LCM-MON-4, LCM-UI-1: the cards open the device list and the alarm centre with the filters they count', () => {
+    const by = Object.fromEntries(kpis(overview()).map((c) => [c.key, c]))
+    const q = (k: string) => (by[k].to.query ?? {}) as Record<string, string>
+    expect(deviceFilters(q('online')).status).toEqual(['charging', 'discharging', 'idle', 'fault'])
+    expect(deviceFilters(q('offline')).status).toEqual(['offline'])
+    expect(by.level3.to.name).toBe('alarms')
+    expect(alarmFilters(q('level3'))).toMatchObject({ status: 'open', levelMin: 3 })
+    expect(alarmFilters(q('unacknowledged'))).toMatchObject({ status: 'active', levelMin: null })
+    expect(alarmFilters(q('alarms'))).toMatchObject({ status: 'open' })
   })
 
   it('LCM-MON-4: a quiet fleet has no alarm highlight', () => {

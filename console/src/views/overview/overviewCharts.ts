@@ -34,7 +34,11 @@ export interface Kpi {
 
 const n = (r: Record<string, number> | undefined, k: string): number => r?.[k] ?? 0
 
-/** The cards: devices (total, online, per status) and alarms (open, level 3, unacknowledged). */
+/**
+ * The cards: devices (total, online, per status) and alarms (open, level 3, unacknowledged).
+ * Links use the device list's and the alarm centre's URL filters (views/alarms/filters.ts:
+ * status open|active|…, level, thing, alarm).
+ */
 export function kpis(o: FleetOverview): Kpi[] {
   const s = o.devices.by_status
   const level3 = n(o.alarms.active_by_level, '3')
@@ -52,7 +56,7 @@ export function kpis(o: FleetOverview): Kpi[] {
       tone: o.alarms.active_total ? 'warning' : 'neutral',
       to: { name: 'alarms' },
     },
-    { key: 'level3', label: 'overview.kpi.level3', value: level3, tone: level3 ? 'critical' : 'neutral', to: { name: 'alarms', query: { level_min: '3' } } },
+    { key: 'level3', label: 'overview.kpi.level3', value: level3, tone: level3 ? 'critical' : 'neutral', to: { name: 'alarms', query: { level: '3' } } },
     {
       key: 'unacknowledged',
       label: 'overview.kpi.unacknowledged',
