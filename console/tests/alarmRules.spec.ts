@@ -237,10 +237,24 @@ describe('diffs', () => {
     ])
     expect(flatten({ a: { b: [1, 2] } })).toEqual({ 'a.b[0]': '1', 'a.b[1]': '2' })
     const v = diffView(zh, diffDrafts('tenant', { rules: [H2], disabled: [] }, { rules: [after], disabled: ['soc_low'] }))
-    expect(v.counts).toEqual({ added: 0, removed: 0, changed: 1 })
+    expect(v.counts).toEqual({ added: 0, removed: 0, changed: 1, override: 0, revert: 0 })
     expect(v.changes[0].title).toBe('氢气浓度预警')
     expect(v.disabledAdded).toEqual([{ ruleId: 'soc_low', title: 'SOC 过低' }])
     expect(v.empty).toBe(false)
+  })
+
+  it('SLW-WEB-3: before saving, a rule added over an inherited one shows as an override compared with it', () => {
+    const override = { ...H2, condition: { ...H2.condition, value: 50 } } as Rule
+    const inherited = new Map([[H2.rule_id, H2], [SOC_LOW.rule_id, SOC_LOW]])
+    const d = diffDrafts('tenant', { rules: [SOC_LOW], disabled: [] }, { rules: [override], disabled: [] })
+    const v = diffView(en, d, inherited)
+    expect(v.changes.map((c) => [c.ruleId, c.change])).toEqual([
+      ['h2_prewarning', 'override'],
+      ['soc_low', 'revert'],
+    ])
+    expect(v.changes[0].fields).toEqual([{ path: 'condition.value', before: '100', after: '50', kind: 'changed' }])
+    expect(v.changes[1].fields).toEqual([])
+    expect(v.counts).toMatchObject({ override: 1, revert: 1 })
   })
 })
 

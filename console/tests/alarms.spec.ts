@@ -353,6 +353,16 @@ describe('alarm detail', () => {
     expect(table.columns.map((c) => c.key)).toEqual(['value', 'cell'])
     expect(table.rows[0].values).toEqual({ value: '3.7 V', cell: '' })
     expect(table.rows[1].values.cell).toBe('7')
+    const steady = triggerTable(
+      en,
+      [
+        { message_key: 'm1', device_ts_ms: 1, values: { metric: 'h2_ppm', value: 139.4, threshold: 100, unit: 'ppm' } },
+        { message_key: 'm2', device_ts_ms: 2, values: { metric: 'h2_ppm', value: 218.3, threshold: 100, unit: 'ppm' } },
+      ],
+      fmt,
+    )
+    expect(steady.columns.map((c) => c.key)).toEqual(['value'])
+    expect(steady.rows.map((r) => r.values.value)).toEqual(['139.4 ppm', '218.3 ppm'])
   })
 
   it('LCM-AL-3: actions follow the alarm state; reasons and comments are validated like the API', () => {

@@ -159,7 +159,7 @@ export function detailParts(tr: Translator, params: Params | undefined): string[
   return parts
 }
 
-export function alarmDetailOf(tr: Translator, alarm: AlarmLike, maxParts = 3): string {
+export function alarmDetailOf(tr: Translator, alarm: AlarmLike, maxParts = 4): string {
   if (isFault(alarm)) return ''
   return detailParts(tr, alarm.params).slice(0, maxParts).join(tr.t('alarm.detail.sep'))
 }

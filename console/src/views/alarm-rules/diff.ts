@@ -9,7 +9,11 @@ import { alarmTitleOf, type Translator } from '@/alarms/text'
 import { canonical, sameRule, type Draft, type Rule } from './rules'
 
 export type RuleSetDiff = Schemas['RuleSetDiff']
-export type ChangeKind = 'added' | 'removed' | 'changed'
+/**
+ * `override`: added in this scope over an inherited rule (fields compared with the inherited one);
+ * `revert`: this scope's definition removed, the inherited rule applies again.
+ */
+export type ChangeKind = 'added' | 'removed' | 'changed' | 'override' | 'revert'
 
 export function diffDrafts(scope: string, a: Draft | null, b: Draft | null, fromVersion = 0, toVersion = 0): RuleSetDiff {
   const before = new Map((a?.rules ?? []).map((r) => [r.rule_id, r]))
@@ -100,15 +104,26 @@ export interface DiffView {
   counts: Record<ChangeKind, number>
 }
 
-export function diffView(tr: Translator, d: RuleSetDiff): DiffView {
+/**
+ * The view of a diff. With `inherited` (the rules the scope overlays, by id), a rule added over an
+ * inherited one is shown as an override compared with it, and a removed one as a revert to it.
+ */
+export function diffView(tr: Translator, d: RuleSetDiff, inherited?: ReadonlyMap<string, Rule>): DiffView {
   const title = (id: string) => alarmTitleOf(tr, { code: id })
-  const changes = d.changes.map((c) => ({
-    ruleId: c.rule_id,
-    title: title(c.rule_id),
-    change: (['added', 'removed', 'changed'].includes(c.change) ? c.change : 'changed') as ChangeKind,
-    fields: fieldChanges(c.before ?? null, c.after ?? null),
-  }))
-  const counts = { added: 0, removed: 0, changed: 0 }
+  const changes = d.changes.map((c): RuleChangeView => {
+    const base = inherited?.get(c.rule_id) ?? null
+    const before = c.before ?? null
+    const after = c.after ?? null
+    if (c.change === 'added' && base) {
+      return { ruleId: c.rule_id, title: title(c.rule_id), change: 'override', fields: fieldChanges(base, after) }
+    }
+    if (c.change === 'removed' && base) {
+      return { ruleId: c.rule_id, title: title(c.rule_id), change: 'revert', fields: fieldChanges(before, base) }
+    }
+    const change = (['added', 'removed', 'changed'].includes(c.change) ? c.change : 'changed') as ChangeKind
+    return { ruleId: c.rule_id, title: title(c.rule_id), change, fields: fieldChanges(before, after) }
+  })
+  const counts: Record<ChangeKind, number> = { added: 0, removed: 0, changed: 0, override: 0, revert: 0 }
   for (const c of changes) counts[c.change]++
   return {
     changes,

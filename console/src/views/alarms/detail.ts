@@ -94,7 +94,10 @@ export interface TriggerTable {
   rows: { key: string; atMs: number; values: Record<string, string> }[]
 }
 
-/** The trigger samples as one table: a column per value name seen in any sample. */
+/**
+ * The trigger samples as one table: a column per value name seen in any sample. With several
+ * samples, columns that never change (metric, threshold, …: already in the params) are left out.
+ */
 export function triggerTable(
   tr: Translator,
   trigger: Alarm['trigger'],
@@ -103,17 +106,16 @@ export function triggerTable(
   const samples = trigger ?? []
   const keys: string[] = []
   for (const s of samples) for (const k of Object.keys(s.values ?? {})) if (!keys.includes(k) && !UNIT_KEYS.has(baseKey(k))) keys.push(k)
-  return {
-    columns: keys.map((k) => ({ key: k, label: paramLabel(tr, k) })),
-    rows: samples.map((s, i) => {
-      const v = s.values ?? {}
-      return {
-        key: `${s.message_key}:${i}`,
-        atMs: s.device_ts_ms,
-        values: Object.fromEntries(keys.map((k) => [k, k in v ? paramValue(tr, k, v[k], v, formatTime) : ''])),
-      }
-    }),
-  }
+  const rows = samples.map((s, i) => {
+    const v = s.values ?? {}
+    return {
+      key: `${s.message_key}:${i}`,
+      atMs: s.device_ts_ms,
+      values: Object.fromEntries(keys.map((k) => [k, k in v ? paramValue(tr, k, v[k], v, formatTime) : ''])),
+    }
+  })
+  const varying = rows.length < 2 ? keys : keys.filter((k) => rows.some((r) => r.values[k] !== rows[0].values[k]))
+  return { columns: varying.map((k) => ({ key: k, label: paramLabel(tr, k) })), rows }
 }
 
 /** Which actions apply to an alarm in its current state. */
