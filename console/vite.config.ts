@@ -37,5 +37,7 @@ export default defineConfig({
     environment: 'happy-dom',
     include: ['tests/**/*.spec.ts'],
     restoreMocks: true,
+    // Element Plus components import their CSS; inlining lets Vite handle it in component tests.
+    server: { deps: { inline: ['element-plus'] } },
   },
 })
