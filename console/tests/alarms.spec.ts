@@ -12,7 +12,9 @@ import {
   DEFAULT_FILTERS,
   filtersFromQuery,
   filtersToQuery,
+  fromPicker,
   matchesFilters,
+  toPicker,
   type AlarmFilters,
 } from '@/views/alarms/filters'
 import { MergedPager, type Page } from '@/views/alarms/pager'
@@ -152,6 +154,16 @@ describe('alarm-centre filters', () => {
     expect(matchesFilters(alarm({ thing_name: 'p-1', level: 0 }), f)).toBe(false)
     expect(matchesFilters(alarm({ thing_name: 'p-1', status: 'cleared' }), f)).toBe(false)
     expect(matchesFilters(alarm({ raised_at_ms: 5 }), { ...DEFAULT_FILTERS, fromMs: 6 })).toBe(false)
+  })
+})
+
+describe('time-range picker', () => {
+  it('LCM-PF-5, LCM-UI-1: the picker edits Asia/Shanghai wall-clock time whatever the browser zone', () => {
+    const ms = Date.UTC(2026, 0, 1, 16, 30, 5) // 2026-01-02 00:30:05 in Shanghai
+    const d = toPicker(ms, 'Asia/Shanghai')
+    expect([d.getFullYear(), d.getMonth(), d.getDate(), d.getHours(), d.getMinutes(), d.getSeconds()]).toEqual([2026, 0, 2, 0, 30, 5])
+    expect(fromPicker(d, 'Asia/Shanghai')).toBe(ms)
+    expect(fromPicker(toPicker(ms, 'Europe/Berlin'), 'Europe/Berlin')).toBe(ms)
   })
 })
 
