@@ -586,7 +586,7 @@ class LocalStack:
         return {
             "API": f"{self.api_url}/v1",
             "Console": self.console_url,
-            "Console live (MQTT over WebSocket)": self.mqtt_url,
+            "Console live (MQTT/WebSocket)": self.mqtt_url,
             "MQTT mTLS (devices)": f"mqtts://localhost:{self.tls_port}  (CA {self.ca_path})",
             "MQTT plain (tests, loopback)": f"mqtt://{LOOPBACK}:{self.plain_port}",
             "moto (AWS APIs)": self.moto_endpoint,
