@@ -9,6 +9,7 @@ import {
   basemapOf,
   clearOutlineCache,
   collectionBbox,
+  enclosingRegion,
   frameView,
   loadOutlines,
   majorityRegion,
@@ -198,6 +199,10 @@ describe('offline base map (public/geo)', () => {
     expect(regionAt(china, 125, 30)).toBeNull() // East China Sea
     expect(majorityRegion(china, [sz, sz, tam])).toBe('440000')
     expect(majorityRegion(china, [[125, 30]])).toBeNull()
+    // The map opens on the one province holding the fleet; a fix at sea does not count against it.
+    expect(enclosingRegion(china, [sz, sz, [125, 30]])).toBe('440000')
+    expect(enclosingRegion(china, [sz, tam])).toBeNull()
+    expect(enclosingRegion(china, [])).toBeNull()
   })
 
   it('EVC-MON-1: every province file is GeoJSON with names in both languages and rounded coordinates', () => {

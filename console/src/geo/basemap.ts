@@ -120,6 +120,21 @@ export function majorityRegion(c: RegionCollection, points: [number, number][]):
   return best
 }
 
+/**
+ * The one region holding every point that is in some region (points in none — offshore, or just
+ * outside a simplified coastline — do not count), or null when they spread over several or none.
+ */
+export function enclosingRegion(c: RegionCollection, points: [number, number][]): string | null {
+  let found: string | null = null
+  for (const [lon, lat] of points) {
+    const r = regionAt(c, lon, lat)
+    if (r === null) continue
+    if (found !== null && r !== found) return null
+    found = r
+  }
+  return found
+}
+
 /** Bounding box [minLon, minLat, maxLon, maxLat] of a collection. */
 export function collectionBbox(c: RegionCollection): [number, number, number, number] {
   let b: [number, number, number, number] = [Infinity, Infinity, -Infinity, -Infinity]
