@@ -70,3 +70,38 @@ export const STATUS_COLOURS: Record<string, string> = {
   offline: '#c0c4cc',
   inactive: '#dcdfe6',
 }
+
+// ---- date pickers in the console time zone ----------------------------------------------------
+
+/** Offset of `timeZone` from UTC at an instant, ms (Asia/Shanghai: +8 h). */
+export function zoneOffsetMs(ms: number, timeZone: string): number {
+  const parts = new Intl.DateTimeFormat('en-US', {
+    timeZone,
+    hourCycle: 'h23',
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+  }).formatToParts(new Date(ms))
+  const get = (type: string) => Number(parts.find((p) => p.type === type)?.value ?? 0)
+  const wall = Date.UTC(get('year'), get('month') - 1, get('day'), get('hour') % 24, get('minute'), get('second'))
+  return wall - (ms - (((ms % 1000) + 1000) % 1000))
+}
+
+/**
+ * el-date-picker shows and edits browser-local wall-clock time, the console shows times in its
+ * own zone (Asia/Shanghai by default): the picker gets a Date whose local fields are the
+ * console zone's wall clock, and `fromPicker` reads it back.
+ */
+export function toPicker(ms: number, timeZone = currentTimeZone()): Date {
+  const browserOffset = -new Date(ms).getTimezoneOffset() * 60_000
+  return new Date(ms + zoneOffsetMs(ms, timeZone) - browserOffset)
+}
+
+export function fromPicker(d: Date, timeZone = currentTimeZone()): number {
+  const wall = Date.UTC(d.getFullYear(), d.getMonth(), d.getDate(), d.getHours(), d.getMinutes(), d.getSeconds(), d.getMilliseconds())
+  const guess = wall - zoneOffsetMs(wall, timeZone)
+  return wall - zoneOffsetMs(guess, timeZone)
+}

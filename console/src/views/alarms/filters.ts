@@ -5,7 +5,7 @@
  */
 import type { LocationQuery, LocationQueryRaw } from 'vue-router'
 import type { Schemas } from '@/api/client'
-import { currentTimeZone } from '@/format'
+
 
 type Alarm = Schemas['Alarm']
 type AlarmStatus = Schemas['AlarmStatus']
@@ -124,36 +124,5 @@ export function isFiltered(f: AlarmFilters): boolean {
   return f.levelMin !== null || f.thing.trim() !== '' || f.fromMs !== null || f.toMs !== null
 }
 
-// ---- the time-range picker ------------------------------------------------------------------------
-// el-date-picker edits browser-local wall-clock time; the console shows times in its own zone
-// (Asia/Shanghai by default). The picker gets Dates whose local fields are the console zone's wall
-// clock, so an operator abroad still picks "08:00 Beijing time". (Same helper as the device
-// history page; both could move to src/format.ts.)
-
-/** Offset of `timeZone` from UTC at an instant, ms (Asia/Shanghai: +8 h). */
-export function zoneOffsetMs(ms: number, timeZone: string): number {
-  const parts = new Intl.DateTimeFormat('en-US', {
-    timeZone,
-    hourCycle: 'h23',
-    year: 'numeric',
-    month: '2-digit',
-    day: '2-digit',
-    hour: '2-digit',
-    minute: '2-digit',
-    second: '2-digit',
-  }).formatToParts(new Date(ms))
-  const get = (type: string) => Number(parts.find((p) => p.type === type)?.value ?? 0)
-  const wall = Date.UTC(get('year'), get('month') - 1, get('day'), get('hour') % 24, get('minute'), get('second'))
-  return wall - (ms - (((ms % 1000) + 1000) % 1000))
-}
-
-export function toPicker(ms: number, timeZone = currentTimeZone()): Date {
-  const browserOffset = -new Date(ms).getTimezoneOffset() * 60_000
-  return new Date(ms + zoneOffsetMs(ms, timeZone) - browserOffset)
-}
-
-export function fromPicker(d: Date, timeZone = currentTimeZone()): number {
-  const wall = Date.UTC(d.getFullYear(), d.getMonth(), d.getDate(), d.getHours(), d.getMinutes(), d.getSeconds(), d.getMilliseconds())
-  const guess = wall - zoneOffsetMs(wall, timeZone)
-  return wall - zoneOffsetMs(guess, timeZone)
-}
+// The time-range picker edits wall-clock time in the console's zone: helpers in src/format.ts.
+export { fromPicker, toPicker, zoneOffsetMs } from '@/format'
