@@ -8,9 +8,9 @@ import { convertDatum, type Datum } from './coords'
 export type Basemap = 'offline' | 'tiles'
 
 /**
- * Datum of the offline outlines: GCJ-02. They come from ECharts 4.9's map data, which was made
- * from AutoNavi (Gaode) district boundaries; fitted against a WGS-84 coastline they sit at the
- * GCJ-02 offset, not at zero (docs/map-data.md gives the measurement).
+ * Datum of the offline outlines: GCJ-02, a best estimate — ECharts 4.9's map data is traced to
+ * AutoNavi (Gaode) district data, and fitted against a WGS-84 coastline the outlines sit near the
+ * GCJ-02 offset rather than at zero in five of six coastal windows (docs/map-data.md).
  */
 export const OFFLINE_OUTLINE_DATUM: Datum = 'GCJ-02'
 /** Licensed Chinese tile providers (AutoNavi, Tencent, Tianditu's commercial resellers) draw in GCJ-02. */
