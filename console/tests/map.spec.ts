@@ -18,7 +18,6 @@ import {
   HOUR_MS,
   indexAt,
   MAX_RANGE_MS,
-  fromPickerMs,
   mapTrack,
   parsePositionMessage,
   playbackSeries,
@@ -27,10 +26,8 @@ import {
   SERIES,
   statusCounts,
   trackFromHistory,
-  toPickerMs,
   trackLengthM,
   worstOpenAlarm,
-  zoneOffsetMs,
   type FleetPosition,
 } from '@/views/map/mapModel'
 
@@ -256,18 +253,6 @@ describe('track', () => {
     expect(rangeProblem([now - MAX_RANGE_MS - 1, now])).toBe('rangeTooLong')
     expect(rangeProblem([now - MAX_RANGE_MS, now])).toBeNull()
     expect(rangeProblem(null)).toBe('rangeMissing')
-  })
-})
-
-describe('time range picker', () => {
-  it('LCM-UI-1: the picker shows wall time in the console zone (Asia/Shanghai), whatever the browser zone', () => {
-    const ms = Date.UTC(2026, 0, 1, 16, 30, 0) // 00:30 on 2 January in Shanghai
-    expect(zoneOffsetMs(ms, 'Asia/Shanghai')).toBe(8 * HOUR_MS)
-    expect(zoneOffsetMs(ms, 'UTC')).toBe(0)
-    const shown = new Date(toPickerMs(ms, 'Asia/Shanghai'))
-    expect([shown.getDate(), shown.getHours(), shown.getMinutes()]).toEqual([2, 0, 30])
-    expect(fromPickerMs(toPickerMs(ms, 'Asia/Shanghai'), 'Asia/Shanghai')).toBe(ms)
-    expect(fromPickerMs(toPickerMs(ms, 'Europe/Berlin'), 'Europe/Berlin')).toBe(ms)
   })
 })
 

@@ -456,37 +456,3 @@ export function worstOpenAlarm<A extends AlarmLike>(alarms: A[]): A | null {
   }
   return best
 }
-
-// ---- time range picker ------------------------------------------------------------------------
-
-/** Offset of a time zone from UTC at an instant, ms (Asia/Shanghai: +8 h). */
-export function zoneOffsetMs(ms: number, zone: string): number {
-  const parts = new Intl.DateTimeFormat('en-US', {
-    timeZone: zone,
-    hourCycle: 'h23',
-    year: 'numeric',
-    month: 'numeric',
-    day: 'numeric',
-    hour: 'numeric',
-    minute: 'numeric',
-    second: 'numeric',
-  }).formatToParts(new Date(ms))
-  const get = (type: string) => Number(parts.find((p) => p.type === type)?.value ?? 0)
-  const wall = Date.UTC(get('year'), get('month') - 1, get('day'), get('hour'), get('minute'), get('second'))
-  return wall - Math.floor(ms / 1000) * 1000
-}
-
-/**
- * Element Plus pickers show the browser's local wall time; every other time in the console is
- * shown in the console's zone (Asia/Shanghai by default). These shift a value so the picker
- * shows, and the user picks, wall time in that zone.
- */
-export function toPickerMs(ms: number, zone: string): number {
-  return ms + zoneOffsetMs(ms, zone) + new Date(ms).getTimezoneOffset() * 60_000
-}
-
-export function fromPickerMs(v: number, zone: string): number {
-  let ms = v
-  for (let i = 0; i < 2; i++) ms = v - zoneOffsetMs(ms, zone) - new Date(ms).getTimezoneOffset() * 60_000
-  return ms
-}
