@@ -53,6 +53,9 @@ export const useSession = defineStore('session', () => {
     () => me.value?.username ?? (claims.value?.['cognito:username'] as string | undefined) ?? '',
   )
 
+  /** What the shell shows: the e-mail when the pool has one (usernames may be opaque ids). */
+  const displayName = computed(() => (claims.value?.email as string | undefined) ?? username.value)
+
   function setTokens(t: Tokens | null): void {
     tokens.value = t
     if (t) globalThis.sessionStorage?.setItem(STORAGE_KEY, JSON.stringify(t))
@@ -98,5 +101,5 @@ export const useSession = defineStore('session', () => {
     me.value = null
   }
 
-  return { tokens, me, claims, signedIn, tenant, subject, username, setTokens, idToken, loadMe, can, signOut }
+  return { tokens, me, claims, signedIn, tenant, subject, username, displayName, setTokens, idToken, loadMe, can, signOut }
 })
