@@ -11,27 +11,14 @@ import {
   type AuthenticationResultType,
 } from '@aws-sdk/client-cognito-identity-provider'
 import type { RuntimeConfig } from '@/config'
+import { AuthError, jwtClaims, type Tokens } from './tokens'
 
-export interface Tokens {
-  idToken: string
-  accessToken: string
-  refreshToken: string
-  /** Expiry of the ID token, epoch ms. */
-  expiresAtMs: number
-}
+export { AuthError, jwtClaims, type Tokens }
 
 export type SignInResult =
   | { kind: 'signed_in'; tokens: Tokens }
   | { kind: 'new_password_required'; session: string; username: string }
 
-export class AuthError extends Error {
-  constructor(
-    public readonly code: string,
-    message: string,
-  ) {
-    super(message)
-  }
-}
 
 function client(cfg: RuntimeConfig): CognitoIdentityProviderClient {
   return new CognitoIdentityProviderClient({
@@ -42,18 +29,6 @@ function client(cfg: RuntimeConfig): CognitoIdentityProviderClient {
   })
 }
 
-/** Expiry (epoch ms) from a JWT's `exp` claim. */
-export function jwtClaims(token: string): Record<string, unknown> {
-  const part = token.split('.')[1]
-  if (!part) throw new AuthError('invalid_token', 'malformed token')
-  const b64 = part.replace(/-/g, '+').replace(/_/g, '/')
-  const json = decodeURIComponent(
-    Array.from(atob(b64.padEnd(b64.length + ((4 - (b64.length % 4)) % 4), '=')))
-      .map((c) => '%' + c.charCodeAt(0).toString(16).padStart(2, '0'))
-      .join(''),
-  )
-  return JSON.parse(json) as Record<string, unknown>
-}
 
 function tokensFrom(r: AuthenticationResultType | undefined, refreshToken?: string): Tokens {
   if (!r?.IdToken || !r.AccessToken) throw new AuthError('no_tokens', 'Cognito returned no tokens')

@@ -4,7 +4,7 @@
  * authorizer allows only the tenant's console streams and device uplinks, read-only.
  * Subscriptions are reference-counted and restored after every reconnect.
  */
-import mqtt, { type MqttClient } from 'mqtt'
+import type { MqttClient } from 'mqtt'
 import { ref, type Ref } from 'vue'
 import { topicMatches } from './topics'
 
@@ -38,11 +38,17 @@ export class LiveChannel {
   private handlers = new Map<string, Set<LiveHandler>>()
   private statusListeners = new Set<(s: LiveStatus) => void>()
 
+  private generation = 0
+
   async start(opts: LiveOptions): Promise<void> {
     this.stop()
+    const generation = ++this.generation
     const token = await opts.token()
     if (!token) return
     this.setStatus('connecting')
+    // mqtt.js loads after the first render (it is not needed to draw a page).
+    const { default: mqtt } = await import('mqtt')
+    if (this.generation !== generation) return
     const client = mqtt.connect(connectUrl(opts.url, opts.authorizer), {
       protocolVersion: 4,
       clientId: clientId(opts.subject),
@@ -88,6 +94,7 @@ export class LiveChannel {
   }
 
   stop(): void {
+    this.generation++
     if (this.client) {
       const c = this.client
       this.client = null

@@ -6,7 +6,7 @@
 import { defineStore } from 'pinia'
 import { computed, ref } from 'vue'
 import { config } from '@/config'
-import { jwtClaims, refresh, signOutEverywhere, type Tokens } from '@/auth/cognito'
+import { jwtClaims, type Tokens } from '@/auth/tokens'
 import { api, unwrap } from '@/api/client'
 
 const STORAGE_KEY = 'voltops.session'
@@ -71,7 +71,9 @@ export const useSession = defineStore('session', () => {
       setTokens(null)
       return null
     }
-    refreshing ??= refresh(config(), t.refreshToken)
+    // The Cognito SDK loads on first use (not on the initial route).
+    refreshing ??= import('@/auth/cognito')
+      .then(({ refresh }) => refresh(config(), t.refreshToken))
       .then((fresh) => {
         setTokens(fresh)
         return fresh.idToken
@@ -96,7 +98,10 @@ export const useSession = defineStore('session', () => {
   }
 
   async function signOut(everywhere = false): Promise<void> {
-    if (everywhere && tokens.value) await signOutEverywhere(config(), tokens.value.accessToken)
+    if (everywhere && tokens.value) {
+      const { signOutEverywhere } = await import('@/auth/cognito')
+      await signOutEverywhere(config(), tokens.value.accessToken)
+    }
     setTokens(null)
     me.value = null
   }
