@@ -23,18 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from bench.alarm_latency import _local_stack, _stats
+from infra.local.browser import CHROMIUM, CHROMIUM_ARGS, signed_in_script
 
 DIST = Path(__file__).resolve().parent.parent / "console" / "dist"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 RUNS = 20
 PACK_MODEL = "lfp-16s280-ess"
 RUNAWAY_BIT = 23
@@ -95,25 +86,6 @@ def _telemetry(seq: int, flags: int = 0) -> dict[str, Any]:
     }
 
 
-def _session_script(stack: Any) -> str:
-    """Signs the page in like the sign-in page does: Cognito tokens in sessionStorage."""
-    import boto3
-
-    idp = boto3.client("cognito-idp", endpoint_url=stack.moto_endpoint, region_name="us-east-1")
-    auth = idp.initiate_auth(
-        ClientId=stack.resources.user_pool_client_id,
-        AuthFlow="USER_PASSWORD_AUTH",
-        AuthParameters={"USERNAME": stack.login.username, "PASSWORD": stack.login.password},
-    )["AuthenticationResult"]
-    session = {
-        "idToken": auth["IdToken"],
-        "accessToken": auth["AccessToken"],
-        "refreshToken": auth.get("RefreshToken", ""),
-        "expiresAtMs": int(time.time() * 1000) + auth["ExpiresIn"] * 1000,
-    }
-    return f"sessionStorage.setItem('voltops.session', {json.dumps(json.dumps(session))});"
-
-
 def browser_figures(runs: int = RUNS) -> dict[str, Any]:
     from playwright.sync_api import sync_playwright
 
@@ -124,7 +96,7 @@ def browser_figures(runs: int = RUNS) -> dict[str, Any]:
     with _local_stack(packs=5, cabinets=2) as stack, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
-            script = _session_script(stack)
+            script = signed_in_script(stack)
             renders: list[float] = []
             context = browser.new_context(viewport={"width": 1440, "height": 900})
             context.add_init_script(script)

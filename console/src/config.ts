@@ -55,10 +55,6 @@ export async function loadConfig(fetchImpl: typeof fetch = fetch): Promise<Runti
   return current
 }
 
-export function setConfig(cfg: RuntimeConfig): void {
-  current = cfg
-}
-
 export function config(): RuntimeConfig {
   if (!current) throw new Error('runtime configuration not loaded')
   return current

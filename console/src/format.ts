@@ -1,11 +1,8 @@
 /** Localised formatting of times, numbers and units (Asia/Shanghai by default). */
 import { DEFAULT_TIME_ZONE } from '@/i18n'
 
-let timeZone = DEFAULT_TIME_ZONE
-
-export function setTimeZone(zone: string): void {
-  timeZone = zone
-}
+// One zone for every time the console shows (a per-user choice would set it here).
+const timeZone = DEFAULT_TIME_ZONE
 
 export function currentTimeZone(): string {
   return timeZone

@@ -15,9 +15,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
+from infra.local.browser import console_session
 from tests.e2e.console_support import browser  # noqa: F401 - the browser tests' fixture
 from tests.e2e.helpers import PACK_MODEL, Api, Device, Publisher
 
@@ -80,13 +80,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Any:
 def api(stack: Any) -> Api:
     """Log in through (moto) Cognito with the seeded operator: a real, signed ID token."""
     if _Shared.token is None:
-        idp = boto3.client("cognito-idp", endpoint_url=stack.moto_endpoint, region_name="us-east-1")
-        auth = idp.initiate_auth(
-            ClientId=stack.resources.user_pool_client_id,
-            AuthFlow="USER_PASSWORD_AUTH",
-            AuthParameters={"USERNAME": stack.login.username, "PASSWORD": stack.login.password},
-        )["AuthenticationResult"]
-        _Shared.token = auth["IdToken"]
+        _Shared.token = console_session(stack)["idToken"]
     return Api(base=stack.api_url, token=_Shared.token)
 
 

@@ -38,12 +38,13 @@ class Api:
     """HTTP client of the local API with the seeded operator's Cognito ID token."""
 
     base: str
-    token: str
+    token: str | None
 
     def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         data = json.dumps(body).encode() if body is not None else None
         req = urllib.request.Request(self.base + path, data=data, method=method)
-        req.add_header("Authorization", f"Bearer {self.token}")
+        if self.token:  # None: an anonymous caller
+            req.add_header("Authorization", f"Bearer {self.token}")
         if data is not None:
             req.add_header("Content-Type", "application/json")
         try:

@@ -3,10 +3,7 @@ WebSocket through the console gateway with the seeded operator's real (moto) Cog
 
 from __future__ import annotations
 
-import json
 import threading
-import urllib.error
-import urllib.request
 import uuid
 from typing import Any
 
@@ -30,24 +27,10 @@ CONFIG_KEYS = {
 }
 
 
-def _call(url: str, method: str = "GET", token: str | None = None, body: Any = None) -> tuple[int, Any]:
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method=method)
-    if token:
-        req.add_header("Authorization", f"Bearer {token}")
-    if data is not None:
-        req.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            return resp.status, json.loads(resp.read() or b"null")
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"null")
-
-
 def test_config_json_describes_the_local_runtime(stack: Any) -> None:
     """ARC-6, ARC-7, SLW-WEB-7: /config.json gives the console a same-origin API, moto's Cognito, the gateway's
     WebSocket URL, no authorizer name and the offline base map."""
-    status, cfg = _call(f"{stack.console_url}/config.json")
+    status, cfg = Api(stack.console_url, None).call("GET", "/config.json")
     assert status == 200 and set(cfg) == CONFIG_KEYS
     assert cfg["apiUrl"] == "" and cfg["local"] is True and cfg["tenant"] == stack.tenant
     assert cfg["cognitoEndpoint"] == stack.moto_endpoint
@@ -68,8 +51,8 @@ def test_v1_is_proxied_to_the_api_with_status_headers_and_bodies(stack: Any, api
     ]
     statuses = []
     for method, path, token, body in cases:
-        proxied = _call(stack.console_url + path, method, token, body)
-        assert proxied == _call(stack.api_url + path, method, token, body), path
+        proxied = Api(stack.console_url, token).call(method, path, body)
+        assert proxied == Api(stack.api_url, token).call(method, path, body), path
         statuses.append(proxied[0])
     assert statuses[0] == 200 and statuses[1] == 401 and 400 <= statuses[2] < 500 and statuses[3] == 404
 

@@ -36,7 +36,6 @@ export class LiveChannel {
   readonly received = ref(0)
   private client: MqttClient | null = null
   private handlers = new Map<string, Set<LiveHandler>>()
-  private statusListeners = new Set<(s: LiveStatus) => void>()
 
   private generation = 0
 
@@ -123,15 +122,9 @@ export class LiveChannel {
     }
   }
 
-  onStatus(listener: (s: LiveStatus) => void): () => void {
-    this.statusListeners.add(listener)
-    return () => this.statusListeners.delete(listener)
-  }
-
   private setStatus(s: LiveStatus): void {
     if (this.status.value === s) return
     this.status.value = s
-    for (const l of this.statusListeners) l(s)
   }
 }
 
